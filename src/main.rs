@@ -1,1 +1,74 @@
-fn main() {}
+//! The `swas-image-operator` command: the operator's entry point and a few SWAS tools.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use swas_image_operator::config::SwasArgs;
+use swas_image_operator::swas::SwasClient;
+use swas_image_operator::swas::credentials::{CachedProvider, DefaultChain, SourceContext};
+use swas_image_operator::swas::ops::ListCustomImages;
+use swas_image_operator::swas::sign::SystemClock;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Alibaba Cloud SWAS custom images as Kubernetes resources"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the custom images of a region, using the default credential chain.
+    Images {
+        /// The region, e.g. `cn-hangzhou`.
+        #[arg(long, env = "SWAS_REGION")]
+        region: String,
+        #[command(flatten)]
+        swas: SwasArgs,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Images { region, swas } => list_images(&region, &swas).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn list_images(region: &str, swas: &SwasArgs) -> Result<(), String> {
+    let chain = Arc::new(DefaultChain::new(SourceContext::system()));
+    let credentials = Arc::new(CachedProvider::new(chain, Arc::new(SystemClock)));
+    let client = SwasClient::new(swas.client_config(), credentials).map_err(|e| e.to_string())?;
+    let filter = ListCustomImages {
+        region_id: region.to_string(),
+        ..Default::default()
+    };
+    let images = client.all_images(filter).await.map_err(|e| e.to_string())?;
+    println!(
+        "{:<24} {:<32} {:<8} {:<6} SHARED-ACCOUNTS",
+        "IMAGE-ID", "NAME", "STATUS", "ECS"
+    );
+    for image in images {
+        println!(
+            "{:<24} {:<32} {:<8} {:<6} {}",
+            image.image_id, image.name, image.status, image.in_share, image.in_share_user
+        );
+    }
+    Ok(())
+}

@@ -54,19 +54,29 @@ async fn only_request(server: &MockServer) -> Request {
 }
 
 fn header<'a>(request: &'a Request, name: &str) -> &'a str {
-    request.headers.get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
+    request
+        .headers
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
 }
 
 /// Calls `op` with V3 signing and checks the request on the wire.
 async fn roundtrip<O: Operation>(op: O, query: &str, body: &str) -> O::Response {
     let server = serve(200, fixture(body)).await;
-    let answer = client(&server, SignatureVersion::V3, false).call(&op).await.unwrap();
+    let answer = client(&server, SignatureVersion::V3, false)
+        .call(&op)
+        .await
+        .unwrap();
 
     let request = only_request(&server).await;
     assert_eq!(request.method.as_str(), "POST");
     assert_eq!(request.url.path(), "/");
     assert_eq!(request.url.query(), Some(query), "{}", O::ACTION);
-    assert!(request.body.is_empty(), "parameters go in the query, the body is empty");
+    assert!(
+        request.body.is_empty(),
+        "parameters go in the query, the body is empty"
+    );
     assert_eq!(header(&request, "x-acs-action"), O::ACTION);
     assert_eq!(header(&request, "x-acs-version"), "2020-06-01");
     assert_eq!(header(&request, "x-acs-date"), "2024-01-02T03:04:05Z");
@@ -132,9 +142,20 @@ async fn list_custom_images() {
 
 #[tokio::test]
 async fn list_custom_images_accepts_numbers_as_strings() {
-    let op = ListCustomImages { region_id: REGION.into(), ..Default::default() };
-    let answer = roundtrip(op, "RegionId=cn-hangzhou", "list_custom_images_strings.json").await;
-    assert_eq!((answer.page_number, answer.page_size, answer.total_count), (1, 10, 0));
+    let op = ListCustomImages {
+        region_id: REGION.into(),
+        ..Default::default()
+    };
+    let answer = roundtrip(
+        op,
+        "RegionId=cn-hangzhou",
+        "list_custom_images_strings.json",
+    )
+    .await;
+    assert_eq!(
+        (answer.page_number, answer.page_size, answer.total_count),
+        (1, 10, 0)
+    );
 }
 
 #[tokio::test]
@@ -240,10 +261,18 @@ async fn v1_puts_signature_and_token_in_the_query() {
         image_ids: vec!["m-1".into()],
         client_token: None,
     };
-    client(&server, SignatureVersion::V1, true).call(&op).await.unwrap();
+    client(&server, SignatureVersion::V1, true)
+        .call(&op)
+        .await
+        .unwrap();
     let request = only_request(&server).await;
     let query: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
-    let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        query
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
     assert_eq!(get("Action"), Some("DeleteCustomImages"));
     assert_eq!(get("Format"), Some("json"));
     assert_eq!(get("Version"), Some("2020-06-01"));
@@ -257,17 +286,24 @@ async fn v1_puts_signature_and_token_in_the_query() {
 
 async fn error_of(status: u16, body: &str, retry_after: Option<&str>) -> SwasError {
     let server = MockServer::start().await;
-    let mut response = ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json");
+    let mut response =
+        ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json");
     if let Some(value) = retry_after {
         response = response.insert_header("x-acs-retry-after", value);
     }
-    Mock::given(method("POST")).respond_with(response).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(response)
+        .mount(&server)
+        .await;
     let op = DeleteCustomImages {
         region_id: REGION.into(),
         image_ids: vec!["m-1".into()],
         client_token: Some("uid".into()),
     };
-    client(&server, SignatureVersion::V3, false).call(&op).await.unwrap_err()
+    client(&server, SignatureVersion::V3, false)
+        .call(&op)
+        .await
+        .unwrap_err()
 }
 
 #[tokio::test]
@@ -278,13 +314,22 @@ async fn error_classes_from_recorded_bodies() {
         (400, "error_throttling.json", ErrorClass::Throttled),
         (403, "error_forbidden.json", ErrorClass::Auth),
         (400, "error_signature.json", ErrorClass::Auth),
-        (400, "error_invalid_parameter.json", ErrorClass::InvalidRequest),
+        (
+            400,
+            "error_invalid_parameter.json",
+            ErrorClass::InvalidRequest,
+        ),
         (500, "error_internal.json", ErrorClass::Server),
     ];
     for (status, file, class) in cases {
         let error = error_of(status, &fixture(file), None).await;
         assert_eq!(error.class(), class, "{file}: {error}");
-        let SwasError::Api { status: got, request_id, .. } = &error else {
+        let SwasError::Api {
+            status: got,
+            request_id,
+            ..
+        } = &error
+        else {
             panic!("{file}: not an API error: {error}");
         };
         assert_eq!(*got, status);
@@ -296,7 +341,10 @@ async fn error_classes_from_recorded_bodies() {
 async fn in_share_keeps_code_and_message() {
     let error = error_of(400, &fixture("error_in_share.json"), None).await;
     assert_eq!(error.code(), Some("CustomImageInShare"));
-    assert!(error.to_string().contains("please unshare first"), "{error}");
+    assert!(
+        error.to_string().contains("please unshare first"),
+        "{error}"
+    );
     assert!(error.to_string().contains("RequestId D2"), "{error}");
 }
 
@@ -315,15 +363,28 @@ async fn a_body_that_is_not_json_is_an_error_with_a_short_excerpt() {
     assert!(error.to_string().len() < 400, "{error}");
 
     let server = serve(200, "{\"RequestId\": ".into()).await;
-    let op = ListCustomImages { region_id: REGION.into(), ..Default::default() };
-    let error = client(&server, SignatureVersion::V3, false).call(&op).await.unwrap_err();
-    assert!(matches!(error, SwasError::Decode { status: 200, .. }), "{error}");
+    let op = ListCustomImages {
+        region_id: REGION.into(),
+        ..Default::default()
+    };
+    let error = client(&server, SignatureVersion::V3, false)
+        .call(&op)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, SwasError::Decode { status: 200, .. }),
+        "{error}"
+    );
 }
 
 #[tokio::test]
 async fn transport_failure_is_retryable_and_hides_the_url() {
     // A port that was free a moment ago and has no listener now.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let credential = Credential::new("testid", "testsecret").with_security_token("tok-secret");
     let config = ClientConfig {
@@ -332,11 +393,17 @@ async fn transport_failure_is_retryable_and_hides_the_url() {
         ..Default::default()
     };
     let client = SwasClient::new(config, Arc::new(StaticProvider::new(credential))).unwrap();
-    let op = ListCustomImages { region_id: REGION.into(), ..Default::default() };
+    let op = ListCustomImages {
+        region_id: REGION.into(),
+        ..Default::default()
+    };
     let error = client.call(&op).await.unwrap_err();
     assert_eq!(error.class(), ErrorClass::Transport);
     let text = format!("{error} {error:?}");
-    assert!(!text.contains("tok-secret") && !text.contains("Signature="), "{text}");
+    assert!(
+        !text.contains("tok-secret") && !text.contains("Signature="),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -354,7 +421,10 @@ async fn requests_breaking_api_limits_are_never_sent() {
         image_ids: vec!["m-1".into()],
         client_token: Some("x".repeat(65)),
     };
-    let non_ascii = DeleteCustomImages { client_token: Some("令牌".into()), ..long_token.clone() };
+    let non_ascii = DeleteCustomImages {
+        client_token: Some("令牌".into()),
+        ..long_token.clone()
+    };
     for op in [too_many, long_token, non_ascii] {
         let error = client.call(&op).await.unwrap_err();
         assert_eq!(error.class(), ErrorClass::InvalidRequest, "{error}");

@@ -65,7 +65,11 @@ const C: Vector = Vector {
 
 const D: Vector = Vector {
     action: "ModifyImageShareStatus",
-    params: &[("ImageId", "m-bp1abc"), ("Operation", "UnShare"), ("RegionId", "cn-hangzhou")],
+    params: &[
+        ("ImageId", "m-bp1abc"),
+        ("Operation", "UnShare"),
+        ("RegionId", "cn-hangzhou"),
+    ],
     sts: true,
     v3: "84c0a0b534fdca21cf04521188501d055822a4c491b8d4551532db0873f422ec",
     v1: "RuzAdK/XVm2paCW9vphGlmNMAPU=",
@@ -84,12 +88,18 @@ fn signer(version: SignatureVersion) -> Signer {
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// The request as the Python SDK builds it in V3 mode, before signing.
 fn v3_request(vector: &Vector) -> SignableRequest {
-    let provider = if vector.sts { "static_sts" } else { "static_ak" };
+    let provider = if vector.sts {
+        "static_sts"
+    } else {
+        "static_ak"
+    };
     SignableRequest {
         method: "POST".into(),
         host: HOST.into(),
@@ -122,13 +132,20 @@ fn v1_request(vector: &Vector) -> SignableRequest {
 }
 
 fn v3_signature(request: &SignableRequest) -> String {
-    let auth = request.header("Authorization").expect("signed request has Authorization");
+    let auth = request
+        .header("Authorization")
+        .expect("signed request has Authorization");
     auth.rsplit("Signature=").next().unwrap().to_string()
 }
 
 /// The headers that went into the signature: all but `Authorization` itself.
 fn unsigned_headers(request: &SignableRequest) -> Vec<(String, String)> {
-    request.headers.iter().filter(|(k, _)| k != "Authorization").cloned().collect()
+    request
+        .headers
+        .iter()
+        .filter(|(k, _)| k != "Authorization")
+        .cloned()
+        .collect()
 }
 
 #[test]
@@ -145,7 +162,12 @@ fn v1_vectors() {
     for vector in [A, B, C, D] {
         let mut request = v1_request(&vector);
         signer(SignatureVersion::V1).sign(&mut request, &credential(vector.sts));
-        assert_eq!(request.query_param("Signature"), Some(vector.v1), "{}", vector.action);
+        assert_eq!(
+            request.query_param("Signature"),
+            Some(vector.v1),
+            "{}",
+            vector.action
+        );
         assert_eq!(request.query_param("SecurityToken").is_some(), vector.sts);
     }
 }
@@ -188,7 +210,9 @@ fn v3_sts_signs_token_headers() {
 #[test]
 fn v3_minimal_header_vector() {
     let mut request = v3_request(&A);
-    request.headers.retain(|(k, _)| k == "host" || k == "x-acs-version" || k == "x-acs-action");
+    request
+        .headers
+        .retain(|(k, _)| k == "host" || k == "x-acs-version" || k == "x-acs-action");
     signer(SignatureVersion::V3).sign(&mut request, &credential(false));
     let signed = unsigned_headers(&request);
     let (_, names) = v3::canonical_headers(&signed);
@@ -222,6 +246,9 @@ fn v1_stages_for_vector_a() {
          &Version=2020-06-01"
     );
     let sts = v1::string_to_sign("POST", &canonical);
-    assert!(sts.starts_with("POST&%2F&AccessKeyId%3Dtestid%26Action%3D"), "{sts}");
+    assert!(
+        sts.starts_with("POST&%2F&AccessKeyId%3Dtestid%26Action%3D"),
+        "{sts}"
+    );
     assert_eq!(v1::signature("testsecret", &sts), A.v1);
 }

@@ -109,7 +109,12 @@ impl SwasClient {
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.read_timeout)
             .build()?;
-        Ok(Self { http, config, signer, credentials })
+        Ok(Self {
+            http,
+            config,
+            signer,
+            credentials,
+        })
     }
 
     /// The configuration in use.
@@ -119,7 +124,10 @@ impl SwasClient {
 
     /// The unsigned request for an operation, and the URL it goes to.
     pub fn build_request<O: Operation>(&self, op: &O) -> Result<(Url, SignableRequest), SwasError> {
-        let invalid = |reason: String| SwasError::Invalid { action: O::ACTION, reason };
+        let invalid = |reason: String| SwasError::Invalid {
+            action: O::ACTION,
+            reason,
+        };
         op.validate().map_err(invalid)?;
         let url = self.config.endpoint.url(op.region_id()).map_err(invalid)?;
         let host = match url.port() {
@@ -162,7 +170,11 @@ impl SwasClient {
     }
 
     /// Signs `request` with the client's credentials.
-    pub async fn sign(&self, action: &'static str, request: &mut SignableRequest) -> Result<(), SwasError> {
+    pub async fn sign(
+        &self,
+        action: &'static str,
+        request: &mut SignableRequest,
+    ) -> Result<(), SwasError> {
         let credential = self
             .credentials
             .provide()

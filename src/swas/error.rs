@@ -111,7 +111,11 @@ impl SwasError {
     pub fn decode(action: &'static str, status: u16, body: &[u8]) -> Self {
         let text = String::from_utf8_lossy(&body[..body.len().min(BODY_EXCERPT)]);
         let excerpt: String = text.chars().filter(|c| !c.is_control()).collect();
-        Self::Decode { action, status, excerpt }
+        Self::Decode {
+            action,
+            status,
+            excerpt,
+        }
     }
 
     /// The API action the error belongs to.
@@ -144,9 +148,12 @@ impl SwasError {
     /// Sorts the error into the class that decides what to do about it.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Self::Api { status, code, retry_after, .. } => {
-                classify_api(*status, code, retry_after.is_some())
-            }
+            Self::Api {
+                status,
+                code,
+                retry_after,
+                ..
+            } => classify_api(*status, code, retry_after.is_some()),
             Self::Transport { .. } => ErrorClass::Transport,
             Self::Decode { .. } => ErrorClass::Server,
             Self::Invalid { .. } => ErrorClass::InvalidRequest,

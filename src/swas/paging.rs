@@ -35,7 +35,10 @@ impl SwasClient {
     }
 
     /// Every image matching `filter`, following pages of 100 until all are read.
-    pub async fn all_images(&self, filter: ListCustomImages) -> Result<Vec<CustomImage>, SwasError> {
+    pub async fn all_images(
+        &self,
+        filter: ListCustomImages,
+    ) -> Result<Vec<CustomImage>, SwasError> {
         let mut images = Vec::new();
         let mut page = 1;
         loop {

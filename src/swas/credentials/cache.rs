@@ -35,7 +35,12 @@ impl CachedProvider {
         clock: Arc<dyn Clock>,
         margin: Duration,
     ) -> Self {
-        Self { inner, clock, margin, cached: Mutex::new(None) }
+        Self {
+            inner,
+            clock,
+            margin,
+            cached: Mutex::new(None),
+        }
     }
 
     fn fresh(&self, credential: &Credential) -> bool {
@@ -43,7 +48,10 @@ impl CachedProvider {
             None => true,
             Some(expiration) => {
                 let margin = jiff::SignedDuration::try_from(self.margin).unwrap_or_default();
-                self.clock.now().saturating_add(margin).is_ok_and(|t| t < expiration)
+                self.clock
+                    .now()
+                    .saturating_add(margin)
+                    .is_ok_and(|t| t < expiration)
             }
         }
     }

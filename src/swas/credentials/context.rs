@@ -51,7 +51,12 @@ pub struct MapEnvironment(pub HashMap<String, String>);
 impl MapEnvironment {
     /// Builds one from pairs.
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
-        Self(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Self(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 }
 
@@ -68,14 +73,20 @@ pub struct MapFileSystem(Arc<Mutex<HashMap<PathBuf, String>>>);
 impl MapFileSystem {
     /// Writes (or replaces) a file.
     pub fn write(&self, path: impl Into<PathBuf>, contents: impl Into<String>) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(path.into(), contents.into());
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.into(), contents.into());
     }
 }
 
 impl FileSystem for MapFileSystem {
     fn read_to_string(&self, path: &Path) -> std::io::Result<String> {
         let files = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        files.get(path).cloned().ok_or_else(|| std::io::ErrorKind::NotFound.into())
+        files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| std::io::ErrorKind::NotFound.into())
     }
 }
 
@@ -126,6 +137,8 @@ impl SourceContext {
 
     /// True when the variable is set to `true` (any case).
     pub fn flag(&self, name: &str) -> bool {
-        self.env.var(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.env
+            .var(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 }

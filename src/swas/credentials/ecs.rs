@@ -35,7 +35,10 @@ struct MetadataAnswer {
 }
 
 fn service_error(reason: impl Into<String>) -> CredentialError {
-    CredentialError::Service { service: SERVICE, reason: reason.into() }
+    CredentialError::Service {
+        service: SERVICE,
+        reason: reason.into(),
+    }
 }
 
 impl EcsRamRoleProvider {
@@ -71,12 +74,18 @@ impl EcsRamRoleProvider {
         if let Some(token) = token {
             request = request.header("X-aliyun-ecs-metadata-token", token);
         }
-        let response = request.send().await.map_err(|e| service_error(e.without_url().to_string()))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| service_error(e.without_url().to_string()))?;
         let status = response.status();
         if !status.is_success() {
             return Err(service_error(format!("HTTP {status} for {path}")));
         }
-        response.text().await.map_err(|e| service_error(e.without_url().to_string()))
+        response
+            .text()
+            .await
+            .map_err(|e| service_error(e.without_url().to_string()))
     }
 
     async fn fetch(&self) -> Result<Option<Credential>, CredentialError> {
@@ -93,12 +102,17 @@ impl EcsRamRoleProvider {
         if role.is_empty() {
             return Ok(None);
         }
-        let body = self.get(&format!("{CREDENTIALS_PATH}{role}"), token.as_deref()).await?;
+        let body = self
+            .get(&format!("{CREDENTIALS_PATH}{role}"), token.as_deref())
+            .await?;
         let answer: MetadataAnswer = serde_json::from_str(&body)
             .map_err(|_| service_error("credentials answer is not the expected JSON"))?;
         match (answer.code.as_deref(), answer.credentials) {
             (Some("Success"), Some(credentials)) => credentials.into_credential(SERVICE).map(Some),
-            (code, _) => Err(service_error(format!("answer code {}", code.unwrap_or("missing")))),
+            (code, _) => Err(service_error(format!(
+                "answer code {}",
+                code.unwrap_or("missing")
+            ))),
         }
     }
 }

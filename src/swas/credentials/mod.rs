@@ -96,7 +96,9 @@ impl Credential {
             }
         };
         let missing = |key: &str| CredentialError::Invalid(format!("key {key} is missing"));
-        let id = field("accessKeyId")?.filter(|s| !s.is_empty()).ok_or_else(|| missing("accessKeyId"))?;
+        let id = field("accessKeyId")?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| missing("accessKeyId"))?;
         let secret = field("accessKeySecret")?
             .filter(|s| !s.is_empty())
             .ok_or_else(|| missing("accessKeySecret"))?;
@@ -113,7 +115,10 @@ impl fmt::Debug for Credential {
         f.debug_struct("Credential")
             .field("access_key_id", &self.access_key_id)
             .field("access_key_secret", &"<redacted>")
-            .field("security_token", &self.security_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("expiration", &self.expiration)
             .finish()
     }
@@ -200,7 +205,10 @@ impl DefaultChain {
 
     /// A chain over the given sources, tried in order.
     pub fn from_sources(sources: Vec<Arc<dyn ProvideCredential>>) -> Self {
-        Self { sources, chosen: std::sync::Mutex::new(None) }
+        Self {
+            sources,
+            chosen: std::sync::Mutex::new(None),
+        }
     }
 
     fn chosen(&self) -> Option<usize> {
@@ -227,7 +235,10 @@ impl ProvideCredential for DefaultChain {
                 }
                 tried.push(source.name());
             }
-            Err(CredentialError::NotFound(format!("tried {}", tried.join(", "))))
+            Err(CredentialError::NotFound(format!(
+                "tried {}",
+                tried.join(", ")
+            )))
         })
     }
 }

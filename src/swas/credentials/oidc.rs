@@ -51,10 +51,17 @@ struct StsAnswer {
 }
 
 impl StsCredentials {
-    pub(crate) fn into_credential(self, service: &'static str) -> Result<Credential, CredentialError> {
-        let expiration: Timestamp = self.expiration.parse().map_err(|_| {
-            CredentialError::Service { service, reason: "answer has no valid Expiration".into() }
-        })?;
+    pub(crate) fn into_credential(
+        self,
+        service: &'static str,
+    ) -> Result<Credential, CredentialError> {
+        let expiration: Timestamp =
+            self.expiration
+                .parse()
+                .map_err(|_| CredentialError::Service {
+                    service,
+                    reason: "answer has no valid Expiration".into(),
+                })?;
         Ok(Credential::new(self.access_key_id, self.access_key_secret)
             .with_security_token(self.security_token)
             .with_expiration(expiration))
@@ -78,21 +85,23 @@ impl OidcProvider {
         if values.iter().all(Option::is_none) {
             return Ok(None);
         }
-        let missing: Vec<&str> =
-            names.iter().zip(&values).filter(|(_, v)| v.is_none()).map(|(n, _)| *n).collect();
+        let missing: Vec<&str> = names
+            .iter()
+            .zip(&values)
+            .filter(|(_, v)| v.is_none())
+            .map(|(n, _)| *n)
+            .collect();
         if !missing.is_empty() {
             return Err(CredentialError::Invalid(format!(
                 "RRSA is partly configured: {} not set",
                 missing.join(", ")
             )));
         }
-        let [role_arn, provider_arn, token_file] =
-            <[Option<String>; 3]>::try_from(values).map_err(|_| {
-                CredentialError::Invalid("RRSA settings could not be read".into())
-            })?;
-        let session_name = env.var("ALIBABA_CLOUD_ROLE_SESSION_NAME").unwrap_or_else(|| {
-            format!("swas-image-operator-{}", self.ctx.clock.now().as_second())
-        });
+        let [role_arn, provider_arn, token_file] = <[Option<String>; 3]>::try_from(values)
+            .map_err(|_| CredentialError::Invalid("RRSA settings could not be read".into()))?;
+        let session_name = env
+            .var("ALIBABA_CLOUD_ROLE_SESSION_NAME")
+            .unwrap_or_else(|| format!("swas-image-operator-{}", self.ctx.clock.now().as_second()));
         Ok(Some(Settings {
             role_arn: role_arn.unwrap_or_default(),
             provider_arn: provider_arn.unwrap_or_default(),
@@ -123,12 +132,14 @@ impl OidcProvider {
     }
 
     async fn assume_role(&self, settings: Settings) -> Result<Credential, CredentialError> {
-        let token = self.ctx.fs.read_to_string(&settings.token_file).map_err(|e| {
-            CredentialError::File {
+        let token = self
+            .ctx
+            .fs
+            .read_to_string(&settings.token_file)
+            .map_err(|e| CredentialError::File {
                 path: settings.token_file.display().to_string(),
                 reason: format!("the RRSA token file (ALIBABA_CLOUD_OIDC_TOKEN_FILE): {e}"),
-            }
-        })?;
+            })?;
         let timestamp = format_timestamp(self.ctx.clock.now());
         let query = [
             ("Action", "AssumeRoleWithOIDC"),
@@ -143,7 +154,10 @@ impl OidcProvider {
             ("RoleSessionName", settings.session_name.as_str()),
             ("DurationSeconds", "3600"),
         ];
-        let service_error = |reason: String| CredentialError::Service { service: SERVICE, reason };
+        let service_error = |reason: String| CredentialError::Service {
+            service: SERVICE,
+            reason,
+        };
         let response = self
             .ctx
             .http
@@ -154,7 +168,10 @@ impl OidcProvider {
             .await
             .map_err(|e| service_error(e.without_url().to_string()))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| service_error(e.without_url().to_string()))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| service_error(e.without_url().to_string()))?;
         let answer: StsAnswer = serde_json::from_str(&body)
             .map_err(|_| service_error(format!("HTTP {status} with a body that is not JSON")))?;
         match answer.credentials {

@@ -25,7 +25,11 @@ impl ProfileFileProvider {
     }
 
     fn read(&self) -> Result<Option<Credential>, CredentialError> {
-        let explicit = self.ctx.env.var("ALIBABA_CLOUD_CREDENTIALS_FILE").map(PathBuf::from);
+        let explicit = self
+            .ctx
+            .env
+            .var("ALIBABA_CLOUD_CREDENTIALS_FILE")
+            .map(PathBuf::from);
         let path = match explicit.clone() {
             Some(path) => path,
             None => match self.ctx.home() {
@@ -40,7 +44,10 @@ impl ProfileFileProvider {
             }
             Err(e) => {
                 let path = path.display().to_string();
-                return Err(CredentialError::File { path, reason: e.to_string() });
+                return Err(CredentialError::File {
+                    path,
+                    reason: e.to_string(),
+                });
             }
         };
         let ini = Ini::load_from_str(&text).map_err(|e| CredentialError::File {
@@ -48,7 +55,11 @@ impl ProfileFileProvider {
             reason: format!("not a valid INI file: {e}"),
         })?;
 
-        let profile = self.ctx.env.var("ALIBABA_CLOUD_PROFILE").unwrap_or("default".into());
+        let profile = self
+            .ctx
+            .env
+            .var("ALIBABA_CLOUD_PROFILE")
+            .unwrap_or("default".into());
         let Some(section) = ini.section(Some(profile.as_str())) else {
             return match explicit {
                 Some(_) => Err(CredentialError::Invalid(format!(
@@ -65,11 +76,18 @@ impl ProfileFileProvider {
             )));
         }
         let field = |key: &str| {
-            section.get(key).map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| {
-                CredentialError::Invalid(format!("profile [{profile}] has no {key}"))
-            })
+            section
+                .get(key)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    CredentialError::Invalid(format!("profile [{profile}] has no {key}"))
+                })
         };
-        Ok(Some(Credential::new(field("access_key_id")?, field("access_key_secret")?)))
+        Ok(Some(Credential::new(
+            field("access_key_id")?,
+            field("access_key_secret")?,
+        )))
     }
 }
 

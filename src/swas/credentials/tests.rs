@@ -15,7 +15,11 @@ use crate::swas::sign::ManualClock;
 const NOW: &str = "2026-01-01T00:00:00Z";
 
 fn unreachable_endpoint() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     format!("http://127.0.0.1:{port}")
 }
 
@@ -65,7 +69,10 @@ fn sts_answer(id: &str, expiration: &str) -> ResponseTemplate {
 
 const RRSA: &[(&str, &str)] = &[
     ("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::123:role/operator"),
-    ("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "acs:ram::123:oidc-provider/ack"),
+    (
+        "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+        "acs:ram::123:oidc-provider/ack",
+    ),
     ("ALIBABA_CLOUD_OIDC_TOKEN_FILE", "/var/run/token"),
 ];
 
@@ -83,7 +90,10 @@ async fn environment_comes_first() {
     world.fs.write("/home/op/.alibabacloud/credentials", FILE);
     let credential = world.chain().await.unwrap().unwrap();
     assert_eq!(credential.access_key_id(), "env-id");
-    assert_eq!(credential.security_token().unwrap().expose_secret(), "env-token");
+    assert_eq!(
+        credential.security_token().unwrap().expose_secret(),
+        "env-token"
+    );
 }
 
 #[tokio::test]
@@ -110,7 +120,10 @@ async fn the_file_is_used_when_nothing_comes_before_it() {
     world.fs.write("/home/op/.alibabacloud/credentials", FILE);
     let credential = world.chain().await.unwrap().unwrap();
     assert_eq!(credential.access_key_id(), "file-id");
-    assert_eq!(credential.access_key_secret().expose_secret(), "file-secret");
+    assert_eq!(
+        credential.access_key_secret().expose_secret(),
+        "file-secret"
+    );
 }
 
 #[tokio::test]
@@ -119,8 +132,14 @@ async fn a_named_profile_in_a_named_file() {
         ("ALIBABA_CLOUD_CREDENTIALS_FILE", "/etc/creds"),
         ("ALIBABA_CLOUD_PROFILE", "ci"),
     ]);
-    world.fs.write("/etc/creds", format!("{FILE}[ci]\naccess_key_id = ci-id\naccess_key_secret = s\n"));
-    assert_eq!(world.chain().await.unwrap().unwrap().access_key_id(), "ci-id");
+    world.fs.write(
+        "/etc/creds",
+        format!("{FILE}[ci]\naccess_key_id = ci-id\naccess_key_secret = s\n"),
+    );
+    assert_eq!(
+        world.chain().await.unwrap().unwrap().access_key_id(),
+        "ci-id"
+    );
 }
 
 #[tokio::test]
@@ -129,9 +148,14 @@ async fn unsupported_profile_types_and_missing_named_files_are_errors() {
     let error = world.chain().await.unwrap_err();
     assert!(matches!(error, CredentialError::File { .. }), "{error}");
 
-    world.fs.write("/etc/creds", "[default]\ntype = rsa_key_pair\n");
+    world
+        .fs
+        .write("/etc/creds", "[default]\ntype = rsa_key_pair\n");
     let error = world.chain().await.unwrap_err();
-    assert!(error.to_string().contains("only access_key is supported"), "{error}");
+    assert!(
+        error.to_string().contains("only access_key is supported"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -148,8 +172,13 @@ async fn the_ecs_role_is_last() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/latest/meta-data/ram/security-credentials/OperatorRole"))
-        .and(wiremock::matchers::header("X-aliyun-ecs-metadata-token", "imds-token"))
+        .and(path(
+            "/latest/meta-data/ram/security-credentials/OperatorRole",
+        ))
+        .and(wiremock::matchers::header(
+            "X-aliyun-ecs-metadata-token",
+            "imds-token",
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "Code": "Success",
             "AccessKeyId": "STS.ecs",
@@ -164,7 +193,10 @@ async fn the_ecs_role_is_last() {
     world.metadata = server.uri();
     let credential = world.chain().await.unwrap().unwrap();
     assert_eq!(credential.access_key_id(), "STS.ecs");
-    assert_eq!(credential.expiration(), Some("2026-01-01T06:00:00Z".parse().unwrap()));
+    assert_eq!(
+        credential.expiration(),
+        Some("2026-01-01T06:00:00Z".parse().unwrap())
+    );
 }
 
 #[tokio::test]
@@ -182,11 +214,19 @@ async fn nothing_configured_names_every_source_tried() {
 async fn half_configured_sources_are_errors_not_skipped() {
     let world = World::new(&[("ALIBABA_CLOUD_ACCESS_KEY_ID", "id")]);
     let error = world.chain().await.unwrap_err();
-    assert!(error.to_string().contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        "{error}"
+    );
 
     let world = World::new(&RRSA[..2]);
     let error = world.chain().await.unwrap_err();
-    assert!(error.to_string().contains("ALIBABA_CLOUD_OIDC_TOKEN_FILE"), "{error}");
+    assert!(
+        error.to_string().contains("ALIBABA_CLOUD_OIDC_TOKEN_FILE"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -210,8 +250,14 @@ async fn the_chain_sticks_with_the_source_it_chose() {
         Arc::new(EnvironmentProvider::new(ctx)),
         Arc::new(second),
     ]);
-    assert_eq!(chain.provide().await.unwrap().unwrap().access_key_id(), "env-id");
-    assert_eq!(chain.provide().await.unwrap().unwrap().access_key_id(), "env-id");
+    assert_eq!(
+        chain.provide().await.unwrap().unwrap().access_key_id(),
+        "env-id"
+    );
+    assert_eq!(
+        chain.provide().await.unwrap().unwrap().access_key_id(),
+        "env-id"
+    );
 }
 
 #[tokio::test]
@@ -232,15 +278,27 @@ async fn expiring_sts_credentials_are_refreshed_with_a_rotated_token() {
     let mut world = World::new(RRSA);
     world.sts = Some(server.uri());
     world.fs.write("/var/run/token", "jwt-1\n");
-    let cached = CachedProvider::new(Arc::new(OidcProvider::new(world.ctx())), world.clock.clone());
+    let cached = CachedProvider::new(
+        Arc::new(OidcProvider::new(world.ctx())),
+        world.clock.clone(),
+    );
 
-    assert_eq!(cached.provide().await.unwrap().unwrap().access_key_id(), "STS.first");
+    assert_eq!(
+        cached.provide().await.unwrap().unwrap().access_key_id(),
+        "STS.first"
+    );
     world.clock.advance(SignedDuration::from_mins(30));
-    assert_eq!(cached.provide().await.unwrap().unwrap().access_key_id(), "STS.first");
+    assert_eq!(
+        cached.provide().await.unwrap().unwrap().access_key_id(),
+        "STS.first"
+    );
 
     world.fs.write("/var/run/token", "jwt-2\n");
     world.clock.advance(SignedDuration::from_mins(26));
-    assert_eq!(cached.provide().await.unwrap().unwrap().access_key_id(), "STS.second");
+    assert_eq!(
+        cached.provide().await.unwrap().unwrap().access_key_id(),
+        "STS.second"
+    );
 }
 
 #[tokio::test]
@@ -257,7 +315,10 @@ async fn sts_errors_are_reported_without_secrets() {
     world.sts = Some(server.uri());
     world.fs.write("/var/run/token", "jwt-secret-value");
     let error = world.chain().await.unwrap_err().to_string();
-    assert!(error.contains("AuthenticationFail.OIDCToken.Expired"), "{error}");
+    assert!(
+        error.contains("AuthenticationFail.OIDCToken.Expired"),
+        "{error}"
+    );
     assert!(!error.contains("jwt-secret-value"), "{error}");
 }
 
@@ -266,8 +327,14 @@ fn debug_never_prints_secrets() {
     let credential = Credential::new("id", "top-secret")
         .with_security_token("token-secret")
         .with_expiration(Timestamp::UNIX_EPOCH);
-    let text = format!("{credential:?} {:?}", StaticProvider::new(credential.clone()));
-    assert!(!text.contains("top-secret") && !text.contains("token-secret"), "{text}");
+    let text = format!(
+        "{credential:?} {:?}",
+        StaticProvider::new(credential.clone())
+    );
+    assert!(
+        !text.contains("top-secret") && !text.contains("token-secret"),
+        "{text}"
+    );
     assert!(text.contains("id"));
 }
 
@@ -282,5 +349,8 @@ fn kubernetes_secret_data() {
 
     data.remove("accessKeySecret");
     let error = Credential::from_secret_data(&data).unwrap_err();
-    assert!(error.to_string().contains("accessKeySecret is missing"), "{error}");
+    assert!(
+        error.to_string().contains("accessKeySecret is missing"),
+        "{error}"
+    );
 }

@@ -203,7 +203,10 @@ impl CustomImage {
 
     /// The value of a tag, if the image carries it.
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+        self.tags
+            .iter()
+            .find(|t| t.key == key)
+            .map(|t| t.value.as_str())
     }
 }
 

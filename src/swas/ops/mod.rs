@@ -49,20 +49,28 @@ pub(crate) fn validate_common(region_id: &str, client_token: Option<&str>) -> Re
     if region_id.is_empty() {
         return Err("RegionId is empty".into());
     }
-    if let Some(token) = client_token {
-        if token.is_empty() || token.len() > MAX_CLIENT_TOKEN || !token.is_ascii() {
-            return Err(format!(
-                "ClientToken must be 1 to {MAX_CLIENT_TOKEN} ASCII characters"
-            ));
-        }
+    if let Some(token) = client_token
+        && (token.is_empty() || token.len() > MAX_CLIENT_TOKEN || !token.is_ascii())
+    {
+        return Err(format!(
+            "ClientToken must be 1 to {MAX_CLIENT_TOKEN} ASCII characters"
+        ));
     }
     Ok(())
 }
 
 /// Checks that a list has between `min` and `max` entries.
-pub(crate) fn validate_len<T>(name: &str, list: &[T], min: usize, max: usize) -> Result<(), String> {
+pub(crate) fn validate_len<T>(
+    name: &str,
+    list: &[T],
+    min: usize,
+    max: usize,
+) -> Result<(), String> {
     if list.len() < min || list.len() > max {
-        return Err(format!("{name} takes {min} to {max} entries, got {}", list.len()));
+        return Err(format!(
+            "{name} takes {min} to {max} entries, got {}",
+            list.len()
+        ));
     }
     Ok(())
 }

@@ -124,7 +124,10 @@ impl SignableRequest {
 
     /// The value of a query parameter.
     pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body bytes that go on the wire (form-encoded parameters, or nothing).
@@ -161,7 +164,11 @@ impl Signer {
         clock: Arc<dyn Clock>,
         nonces: Arc<dyn NonceSource>,
     ) -> Self {
-        Self { version, clock, nonces }
+        Self {
+            version,
+            clock,
+            nonces,
+        }
     }
 
     /// The scheme this signer uses.

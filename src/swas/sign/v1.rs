@@ -17,10 +17,7 @@ use super::{SignableRequest, canonical_query, format_timestamp, percent_encode};
 use crate::swas::credentials::Credential;
 
 /// Sorted `enc(key)=enc(value)` over query and form parameters, without `Signature`.
-pub fn canonicalized_parameters(
-    query: &[(String, String)],
-    form: &[(String, String)],
-) -> String {
+pub fn canonicalized_parameters(query: &[(String, String)], form: &[(String, String)]) -> String {
     canonical_query(
         query
             .iter()
@@ -32,7 +29,11 @@ pub fn canonicalized_parameters(
 
 /// `METHOD&%2F&enc(canonicalized)`.
 pub fn string_to_sign(method: &str, canonicalized: &str) -> String {
-    format!("{method}&{}&{}", percent_encode("/"), percent_encode(canonicalized))
+    format!(
+        "{method}&{}&{}",
+        percent_encode("/"),
+        percent_encode(canonicalized)
+    )
 }
 
 /// Base64 HMAC-SHA1 of the string to sign, keyed by the secret followed by `&`.
@@ -60,7 +61,9 @@ pub fn sign(request: &mut SignableRequest, credential: &Credential, now: Timesta
         request.query.push((k.to_string(), v));
     }
     if let Some(token) = credential.security_token() {
-        request.query.push(("SecurityToken".into(), token.expose_secret().into()));
+        request
+            .query
+            .push(("SecurityToken".into(), token.expose_secret().into()));
     }
 
     let canonical = canonicalized_parameters(&request.query, &request.form);

@@ -64,20 +64,25 @@ pub fn canonical_request(
 
 /// `ACS3-HMAC-SHA256\n` followed by the hex SHA-256 of the canonical request.
 pub fn string_to_sign(canonical_request: &str) -> String {
-    format!("{ALGORITHM}\n{}", hex::encode(Sha256::digest(canonical_request.as_bytes())))
+    format!(
+        "{ALGORITHM}\n{}",
+        hex::encode(Sha256::digest(canonical_request.as_bytes()))
+    )
 }
 
 /// Hex HMAC-SHA256 of the string to sign, keyed by the raw secret.
 pub fn signature(secret: &str, string_to_sign: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC accepts keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(string_to_sign.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
 
 /// The `Authorization` header value.
 pub fn authorization(access_key_id: &str, signed_headers: &str, signature: &str) -> String {
-    format!("{ALGORITHM} Credential={access_key_id},SignedHeaders={signed_headers},Signature={signature}")
+    format!(
+        "{ALGORITHM} Credential={access_key_id},SignedHeaders={signed_headers},Signature={signature}"
+    )
 }
 
 /// Adds `x-acs-date`, `x-acs-signature-nonce`, `x-acs-content-sha256`, the STS headers when
@@ -88,12 +93,23 @@ pub fn sign(request: &mut SignableRequest, credential: &Credential, now: Timesta
     if request.header("host").is_none() {
         request.headers.push(("host".into(), request.host.clone()));
     }
-    request.headers.push(("x-acs-date".into(), format_timestamp(now)));
-    request.headers.push(("x-acs-signature-nonce".into(), nonce.to_string()));
-    request.headers.push(("x-acs-content-sha256".into(), hash_payload(&body)));
+    request
+        .headers
+        .push(("x-acs-date".into(), format_timestamp(now)));
+    request
+        .headers
+        .push(("x-acs-signature-nonce".into(), nonce.to_string()));
+    request
+        .headers
+        .push(("x-acs-content-sha256".into(), hash_payload(&body)));
     if let Some(token) = credential.security_token() {
-        request.headers.push(("x-acs-accesskey-id".into(), credential.access_key_id().into()));
-        request.headers.push(("x-acs-security-token".into(), token.expose_secret().into()));
+        request.headers.push((
+            "x-acs-accesskey-id".into(),
+            credential.access_key_id().into(),
+        ));
+        request
+            .headers
+            .push(("x-acs-security-token".into(), token.expose_secret().into()));
     }
 
     let cr = canonical_request(
@@ -104,7 +120,10 @@ pub fn sign(request: &mut SignableRequest, credential: &Credential, now: Timesta
         &hash_payload(&body),
     );
     let (_, signed) = canonical_headers(&request.headers);
-    let sig = signature(credential.access_key_secret().expose_secret(), &string_to_sign(&cr));
+    let sig = signature(
+        credential.access_key_secret().expose_secret(),
+        &string_to_sign(&cr),
+    );
     let value = authorization(credential.access_key_id(), &signed, &sig);
     request.headers.push(("Authorization".into(), value));
 }
@@ -114,7 +133,10 @@ mod tests {
     use super::*;
 
     fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     /// tea-openapi's `test_get_authorization` (Python), reproduced stage by stage.
@@ -129,9 +151,15 @@ mod tests {
         assert_eq!(signed, "x-acs-test");
 
         let cr = canonical_request("GET", "", &query, &headers, hash);
-        assert_eq!(cr, format!("GET\n/\nempty=&test=ok\nx-acs-test:http,https\n\nx-acs-test\n{hash}"));
+        assert_eq!(
+            cr,
+            format!("GET\n/\nempty=&test=ok\nx-acs-test:http,https\n\nx-acs-test\n{hash}")
+        );
         let sig = signature("secret", &string_to_sign(&cr));
-        assert_eq!(sig, "d16b30a7699ae9e43875b13195b2f81bcc3ed10c14a9b5eb780e51619aa50be1");
+        assert_eq!(
+            sig,
+            "d16b30a7699ae9e43875b13195b2f81bcc3ed10c14a9b5eb780e51619aa50be1"
+        );
         assert_eq!(
             authorization("acesskey", &signed, &sig),
             "ACS3-HMAC-SHA256 Credential=acesskey,SignedHeaders=x-acs-test,\
@@ -147,7 +175,10 @@ mod tests {
         let hash = "55e12e91650d2fec56ec74e1d3e4ddbfce2ef3a65890c2a19ecf88a307e76a23";
         let cr = canonical_request("", "", &query, &headers, hash);
         let sig = signature("secret", &string_to_sign(&cr));
-        assert_eq!(sig, "4ab59fffe3c5738ff8a2729f90cc04fe18b02a4b15b2102cbaf92f9ff3df2ea3");
+        assert_eq!(
+            sig,
+            "4ab59fffe3c5738ff8a2729f90cc04fe18b02a4b15b2102cbaf92f9ff3df2ea3"
+        );
     }
 
     #[test]

@@ -1,0 +1,48 @@
+//! Command-line and environment settings shared by every subcommand that talks to SWAS.
+
+use std::time::Duration;
+
+use crate::swas::{ClientConfig, Endpoint, SignatureVersion};
+
+/// How to reach and sign for SWAS.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SwasArgs {
+    /// SWAS endpoint override, e.g. `http://127.0.0.1:9100` for the emulator. `{region}` is
+    /// replaced by the region. Default: `https://swas.<region>.aliyuncs.com`.
+    #[arg(long, env = "SWAS_ENDPOINT")]
+    pub swas_endpoint: Option<String>,
+
+    /// Use the VPC endpoints (`swas-vpc.<region>.aliyuncs.com`).
+    #[arg(long, env = "SWAS_VPC_ENDPOINT", conflicts_with = "swas_endpoint")]
+    pub vpc_endpoint: bool,
+
+    /// Signature scheme: `v3` (ACS3-HMAC-SHA256, default) or `v1` (HMAC-SHA1).
+    #[arg(long, env = "SWAS_SIGNATURE_VERSION", value_enum, default_value = "v3")]
+    pub signature_version: SignatureVersion,
+
+    /// Seconds allowed to open a connection.
+    #[arg(long, env = "SWAS_CONNECT_TIMEOUT", default_value_t = 5)]
+    pub connect_timeout_secs: u64,
+
+    /// Seconds allowed between bytes of an answer.
+    #[arg(long, env = "SWAS_READ_TIMEOUT", default_value_t = 10)]
+    pub read_timeout_secs: u64,
+}
+
+impl SwasArgs {
+    /// The client configuration these settings describe.
+    pub fn client_config(&self) -> ClientConfig {
+        let endpoint = match (&self.swas_endpoint, self.vpc_endpoint) {
+            (Some(url), _) => Endpoint::Custom(url.clone()),
+            (None, true) => Endpoint::Vpc,
+            (None, false) => Endpoint::Public,
+        };
+        ClientConfig {
+            endpoint,
+            signature_version: self.signature_version,
+            connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+            read_timeout: Duration::from_secs(self.read_timeout_secs),
+            ..Default::default()
+        }
+    }
+}
