@@ -80,9 +80,8 @@ pub fn signature(secret: &str, string_to_sign: &str) -> String {
 
 /// The `Authorization` header value.
 pub fn authorization(access_key_id: &str, signed_headers: &str, signature: &str) -> String {
-    format!(
-        "{ALGORITHM} Credential={access_key_id},SignedHeaders={signed_headers},Signature={signature}"
-    )
+    let credential = format!("Credential={access_key_id}");
+    format!("{ALGORITHM} {credential},SignedHeaders={signed_headers},Signature={signature}")
 }
 
 /// Adds `x-acs-date`, `x-acs-signature-nonce`, `x-acs-content-sha256`, the STS headers when
