@@ -3,7 +3,8 @@
 //! Requests go out the way the official SDK sends them: `POST /` with every parameter in the
 //! query string and an empty body. V3 requests carry `x-acs-action` / `x-acs-version` and are
 //! signed in the `Authorization` header; V1 requests carry `Action`, `Version` and
-//! `Format=json` as parameters and the signature as a parameter. The client makes one attempt
+//! `Format=json` as parameters and the signature as a parameter (the `x-acs-*` headers go along
+//! unsigned, as the SDK sends them). The client makes one attempt
 //! per call; retrying is the caller's decision, driven by [`SwasError::class`].
 
 use std::sync::Arc;
@@ -161,6 +162,8 @@ impl SwasClient {
                 ];
                 request.query.extend(params);
                 request.headers = vec![
+                    ("x-acs-action".into(), O::ACTION.into()),
+                    ("x-acs-version".into(), API_VERSION.into()),
                     ("accept".into(), "application/json".into()),
                     ("user-agent".into(), self.config.user_agent.clone()),
                 ];
