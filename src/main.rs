@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use swas_image_operator::config::SwasArgs;
+use swas_image_operator::emulator::{self, args::EmulatorArgs};
 use swas_image_operator::swas::SwasClient;
 use swas_image_operator::swas::credentials::{CachedProvider, DefaultChain, SourceContext};
 use swas_image_operator::swas::ops::ListCustomImages;
@@ -30,6 +31,9 @@ enum Command {
         #[command(flatten)]
         swas: SwasArgs,
     },
+    /// Run the local SWAS emulator (SWAS API on `/`, STS on `/sts/`, ECS metadata on
+    /// `/latest/`, admin on `/admin/`).
+    Emulator(Box<EmulatorArgs>),
 }
 
 #[tokio::main]
@@ -41,6 +45,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Images { region, swas } => list_images(&region, &swas).await,
+        Command::Emulator(args) => run_emulator(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,5 +75,16 @@ async fn list_images(region: &str, swas: &SwasArgs) -> Result<(), String> {
             image.image_id, image.name, image.status, image.in_share, image.in_share_user
         );
     }
+    Ok(())
+}
+
+async fn run_emulator(args: &EmulatorArgs) -> Result<(), String> {
+    let config = args.config()?;
+    let running = emulator::start(config, args.listen)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("swas emulator listening on {}", running.url());
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    running.stop();
     Ok(())
 }
