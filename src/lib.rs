@@ -3,8 +3,9 @@
 //!
 //! [`swas`] is the cloud client (signing, credentials, typed operations, errors);
 //! [`emulator`] is a local SWAS the tests, the demo and curious users run against;
-//! [`config`] holds the settings the command line shares.
+//! [`crd`] is the `CustomImage` resource; [`config`] holds the settings the command line shares.
 
 pub mod config;
+pub mod crd;
 pub mod emulator;
 pub mod swas;

@@ -34,6 +34,8 @@ enum Command {
     /// Run the local SWAS emulator (SWAS API on `/`, STS on `/sts/`, ECS metadata on
     /// `/latest/`, admin on `/admin/`).
     Emulator(Box<EmulatorArgs>),
+    /// Print the CustomImage CRD as YAML (what `crds/customimage.yaml` holds).
+    Crd,
 }
 
 #[tokio::main]
@@ -46,6 +48,10 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Images { region, swas } => list_images(&region, &swas).await,
         Command::Emulator(args) => run_emulator(&args).await,
+        Command::Crd => {
+            print!("{}", swas_image_operator::crd::crd_yaml());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

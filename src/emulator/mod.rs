@@ -130,10 +130,18 @@ impl Emulator {
     }
 
     /// Back to the seeded world: no images, no tokens, no audit entries, no pending faults.
+    /// With a state file, the seeded world is saved too, so a restart does not undo the reset.
     pub fn reset(&self) {
         let config = &self.config;
         let seeded = World::seeded(config.account, &config.regions, config.servers_per_region);
-        *self.world.lock().unwrap_or_else(|e| e.into_inner()) = seeded;
+        let mut world = self.world.lock().unwrap_or_else(|e| e.into_inner());
+        *world = seeded;
+        if let Some(path) = &config.state_file
+            && let Err(e) = world.save(path)
+        {
+            tracing::warn!(error = %e, path = %path.display(), "cannot save emulator state");
+        }
+        drop(world);
         self.audit.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.faults
             .lock()
@@ -189,4 +197,30 @@ pub async fn start_with_clock(
         emulator,
         task,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_is_saved_to_the_state_file() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("state.json");
+        let config = EmulatorConfig {
+            state_file: Some(path.clone()),
+            ..EmulatorConfig::default()
+        };
+        let emulator = Emulator::new(config, Arc::new(SystemClock)).expect("emulator");
+        let mut world = World::default();
+        world.next_image = 7;
+        world.save(&path).expect("save");
+        emulator.reset();
+        let saved = World::load(&path).expect("load");
+        assert_eq!(
+            saved.next_image, 0,
+            "the reset world replaced the saved one"
+        );
+        assert_eq!(saved.servers.len(), 3);
+    }
 }
