@@ -453,8 +453,10 @@ async fn batch_deletes_are_all_or_nothing_and_quota_is_enforced() {
 #[tokio::test]
 async fn state_survives_a_restart_with_a_state_file() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = EmulatorConfig::default();
-    config.state_file = Some(dir.path().join("state.json"));
+    let config = EmulatorConfig {
+        state_file: Some(dir.path().join("state.json")),
+        ..EmulatorConfig::default()
+    };
     let first = start(config.clone(), Arc::new(SystemClock)).await;
     let id = client(&first.url(), SignatureVersion::V3)
         .call(&create("kept", 2, Some("keep-1")))

@@ -132,7 +132,7 @@ pub(super) fn list(world: &mut World, call: &Call<'_>) -> Result<Value, ApiError
         .filter(|i| ids.is_empty() || ids.contains(&i.id))
         .filter(|i| names.is_empty() || names.contains(&i.name))
         .filter(|i| share.is_none_or(|s| i.shared() == s))
-        .filter(|i| tags.iter().all(|t| i.tags.contains(t)))
+        .filter(|i| tags.iter().all(|t| carries(i, t)))
         .filter(|i| {
             filters.iter().all(|(field, wanted)| {
                 wanted.is_none_or(|w| match *field {
@@ -157,6 +157,14 @@ pub(super) fn list(world: &mut World, call: &Call<'_>) -> Result<Value, ApiError
         "TotalCount": total,
         "CustomImages": page_items,
     }))
+}
+
+/// A tag filter with an empty value matches any value of the key.
+fn carries(image: &Image, filter: &crate::swas::params::Tag) -> bool {
+    image
+        .tags
+        .iter()
+        .any(|t| t.key == filter.key && (filter.value.is_empty() || t.value == filter.value))
 }
 
 fn describe(world: &World, image: &Image, now: jiff::Timestamp) -> Value {

@@ -212,8 +212,10 @@ mod tests {
             ..EmulatorConfig::default()
         };
         let emulator = Emulator::new(config, Arc::new(SystemClock)).expect("emulator");
-        let mut world = World::default();
-        world.next_image = 7;
+        let world = World {
+            next_image: 7,
+            ..World::default()
+        };
         world.save(&path).expect("save");
         emulator.reset();
         let saved = World::load(&path).expect("load");

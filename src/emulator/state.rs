@@ -141,12 +141,16 @@ impl World {
     /// A fresh image ID: `m-` and 20 lowercase letters and digits, like the real ones.
     pub fn new_image_id(&mut self) -> String {
         self.next_image += 1;
-        let mut n = self.next_image.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let alphabet = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let mut state = self.next_image;
         let mut id = String::from("m-");
         for _ in 0..20 {
-            id.push(alphabet[(n % 36) as usize] as char);
-            n = n / 36 + self.next_image * 7919;
+            // splitmix64: every character from a fresh, well-mixed step.
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            id.push(alphabet[((z ^ (z >> 31)) % 36) as usize] as char);
         }
         id
     }

@@ -125,7 +125,13 @@ pub(super) fn list(world: &mut World, call: &Call<'_>) -> Result<Value, ApiError
         .values()
         .filter(|i| i.account == call.account && i.region == region && i.alive())
         .filter(|i| ids.is_empty() || ids.contains(&i.id))
-        .filter(|i| filter.iter().all(|t| i.tags.contains(t)))
+        .filter(|i| {
+            filter.iter().all(|f| {
+                i.tags
+                    .iter()
+                    .any(|t| t.key == f.key && (f.value.is_empty() || t.value == f.value))
+            })
+        })
         .flat_map(|i| {
             i.tags.iter().map(|t| {
                 json!({
