@@ -2,9 +2,11 @@
 # Everything built lands under target/ (Rust, the SDK virtualenv); nothing built is committed.
 
 CARGO ?= cargo
+CLUSTER_DIR ?= $(CURDIR)/target/cluster
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help test fmt-check clippy unit sdk-crosscheck demo build
+.PHONY: help test fmt-check clippy unit sdk-crosscheck emulator-sdk demo build \
+	controlplane cluster-up cluster-down demo-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -12,7 +14,7 @@ help: ## List the targets
 build: ## Build the operator binary
 	$(CARGO) build --locked
 
-test: fmt-check clippy unit sdk-crosscheck ## Every test: format, lints, unit and integration, SDK cross-check
+test: fmt-check clippy controlplane unit sdk-crosscheck emulator-sdk ## Every test
 
 fmt-check: ## rustfmt must have nothing to change
 	$(CARGO) fmt --check
@@ -20,12 +22,26 @@ fmt-check: ## rustfmt must have nothing to change
 clippy: ## Lints, warnings are errors
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-unit: ## Unit and integration tests
+unit: ## Unit and integration tests (integration tests start their own control plane)
 	$(CARGO) test --locked
+
+emulator-sdk: ## The official Python SDK against the SWAS emulator
+	bash tests/emulator_sdk/run.sh
+
+controlplane: ## Build kube-apiserver, etcd, kubectl and helm from Go modules (cached)
+	@bash tests/controlplane/build.sh >/dev/null
+
+cluster-up: controlplane ## Start etcd + kube-apiserver on loopback; prints the KUBECONFIG to export
+	@bash tests/controlplane/cluster.sh up $(CLUSTER_DIR)
+
+cluster-down: ## Stop the control plane started by cluster-up
+	@bash tests/controlplane/cluster.sh down $(CLUSTER_DIR)
 
 sdk-crosscheck: ## Sign the same requests as the official Python SDK; signatures must match
 	bash tests/sdk/crosscheck.sh
 
-demo: ## The end-to-end demo (needs the control plane and the emulator; not there yet)
-	@echo "make demo needs the SWAS emulator and the local control plane, which are not built yet."
-	@echo "Until then: 'make test' exercises the SWAS client; see README.md."
+demo: ## Control plane + SWAS emulator + operator: a CustomImage created, shared, deleted
+	@bash tests/demo/demo.sh
+
+demo-down: ## Stop what `make demo` started
+	@bash tests/demo/down.sh

@@ -79,3 +79,5 @@ pub async fn next_fault(url: &str, action: &str, kind: &str) {
         .await;
     assert!(response.unwrap().status().is_success());
 }
+
+pub mod controlplane;

@@ -159,7 +159,7 @@ case "$cmd" in
   run) run ;;
   up)
     if [ -f "$dir/supervisor.pid" ] && kill -0 "$(cat "$dir/supervisor.pid")" 2>/dev/null; then
-      echo "export KUBECONFIG=$dir/kubeconfig"
+      echo "export KUBECONFIG=$dir/kubeconfig PATH=$(cat "$dir/bin"):\$PATH"
       exit 0
     fi
     "$here/build.sh" >/dev/null
@@ -174,7 +174,7 @@ case "$cmd" in
       fi
       sleep 0.5
     done
-    echo "export KUBECONFIG=$dir/kubeconfig"
+    echo "export KUBECONFIG=$dir/kubeconfig PATH=$(cat "$dir/bin"):\$PATH"
     ;;
   down)
     stop_pid "$dir/supervisor.pid"
