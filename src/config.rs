@@ -46,3 +46,32 @@ impl SwasArgs {
         }
     }
 }
+
+/// Settings of the operator itself (`swas-image-operator run`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct OperatorArgs {
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Seconds between observations of an unchanged resource; one region listing per
+    /// interval serves every resource in the region.
+    #[arg(long, env = "RESYNC_SECONDS", default_value_t = 600)]
+    pub resync_seconds: u64,
+
+    /// Seconds between checks of an image being created or deleted.
+    #[arg(long, env = "POLL_SECONDS", default_value_t = 2)]
+    pub poll_seconds: u64,
+
+    /// Reconciles running at once.
+    #[arg(long, env = "CONCURRENCY", default_value_t = 8)]
+    pub concurrency: u16,
+
+    /// SWAS calls per second allowed per credentials, region and action.
+    #[arg(long, env = "SWAS_QPS", default_value_t = 10)]
+    pub swas_qps: u32,
+
+    /// How the SWAS client connects and signs.
+    #[command(flatten)]
+    pub swas: SwasArgs,
+}

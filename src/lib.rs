@@ -3,9 +3,11 @@
 //!
 //! [`swas`] is the cloud client (signing, credentials, typed operations, errors);
 //! [`emulator`] is a local SWAS the tests, the demo and curious users run against;
-//! [`crd`] is the `CustomImage` resource; [`config`] holds the settings the command line shares.
+//! [`crd`] is the `CustomImage` resource and [`controller`] reconciles it; [`config`] holds
+//! the settings the command line shares.
 
 pub mod config;
+pub mod controller;
 pub mod crd;
 pub mod emulator;
 pub mod swas;

@@ -40,3 +40,53 @@ if ! "$operator" run --help >/dev/null 2>&1; then
   echo "export KUBECONFIG=$KUBECONFIG PATH=$bin:\$PATH"
   exit 0
 fi
+
+say "Starting the operator"
+if ! { [ -f "$work/operator.pid" ] && kill -0 "$(cat "$work/operator.pid")" 2>/dev/null; }; then
+  ALIBABA_CLOUD_ACCESS_KEY_ID=emulator-ak ALIBABA_CLOUD_ACCESS_KEY_SECRET=emulator-secret \
+  ALIBABA_CLOUD_ECS_METADATA_DISABLED=true RUST_LOG=info,kube=warn \
+    setsid "$operator" run --swas-endpoint "$emulator" --poll-seconds 1 \
+    >"$work/operator.log" 2>&1 < /dev/null &
+  echo $! > "$work/operator.pid"
+fi
+echo "operator running (log: $work/operator.log)"
+
+say "Waiting until both examples are Ready"
+kubectl -n demo wait --for=condition=Ready --timeout=180s customimage/web-base customimage/worker-base
+kubectl -n demo get customimages
+
+say "Sharing web-base to ECS and with an account"
+kubectl -n demo patch customimage web-base --type=merge \
+  -p '{"spec":{"shareToEcs":true,"sharedAccounts":["5555666677778888"]}}'
+kubectl -n demo wait --for=jsonpath='{.status.inShare}'=true --timeout=120s customimage/web-base
+kubectl -n demo wait --for=condition=Ready --timeout=120s customimage/web-base
+kubectl -n demo get customimage web-base
+uid="$(kubectl -n demo get customimage web-base -o jsonpath='{.metadata.uid}')"
+image="$(kubectl -n demo get customimage web-base -o jsonpath='{.status.imageId}')"
+mark="$(curl -s "$emulator/admin/audit" | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["seq"])')"
+
+say "Deleting web-base (UID $uid, image $image)"
+kubectl -n demo get customimage web-base -o json \
+  | python3 -c 'import json,sys; [print("  %-11s %-5s %-16s %s" % (c["type"], c["status"], c["reason"], c["message"])) for c in json.load(sys.stdin)["status"]["conditions"]]'
+kubectl -n demo delete customimage web-base --wait=true --timeout=120s
+
+say "What the operator told SWAS while deleting (emulator audit log)"
+curl -s "$emulator/admin/audit?since=$mark" | python3 -c '
+import json, sys
+for e in json.load(sys.stdin):
+    p = e["params"]
+    detail = " ".join(f"{k}={p[k]}" for k in ("ImageId", "ImageIds", "Operation") if k in p)
+    token = f" ClientToken={e['"'"'clientToken'"'"']}" if e.get("clientToken") else ""
+    print(f"  {e['"'"'action'"'"']:<32} {detail}{token} -> {e['"'"'status'"'"']} {e['"'"'outcome'"'"']}")
+'
+echo
+echo "The object's UID was $uid: DeleteCustomImages carried it as ClientToken."
+
+say "Events"
+kubectl -n demo get events --sort-by=.lastTimestamp \
+  -o custom-columns=OBJECT:.regarding.name,TYPE:.type,REASON:.reason,NOTE:.note 2>/dev/null \
+  || kubectl -n demo get events --sort-by=.lastTimestamp
+
+say "Still running"
+echo "export KUBECONFIG=$KUBECONFIG PATH=$bin:\$PATH"
+echo "make demo-down stops the operator, the emulator and the control plane."

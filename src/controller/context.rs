@@ -1,0 +1,143 @@
+//! What every reconcile shares: the Kubernetes client, the cloud, the event recorder, the
+//! settings, and per-object memory of failures and recent cloud changes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource};
+
+use super::cloud::Cloud;
+use crate::crd::CustomImage;
+
+/// Controller settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How often an unchanged resource is observed again (one region listing serves all).
+    pub resync: Duration,
+    /// How long a recorded image may be missing from listings (eventual consistency) before
+    /// the resource is declared stalled.
+    pub missing_grace: Duration,
+    /// How often a resource whose image is being created or deleted is checked.
+    pub poll: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(600),
+            missing_grace: Duration::from_secs(120),
+            poll: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: Client,
+    /// The cloud.
+    pub cloud: Arc<dyn Cloud>,
+    /// Publishes events.
+    pub recorder: Recorder,
+    /// Settings.
+    pub settings: Settings,
+    failures: Mutex<HashMap<String, u32>>,
+    changed: Mutex<HashMap<String, Instant>>,
+    missing: Mutex<HashMap<String, Instant>>,
+}
+
+impl Context {
+    /// A context.
+    pub fn new(
+        client: Client,
+        cloud: Arc<dyn Cloud>,
+        recorder: Recorder,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            client,
+            cloud,
+            recorder,
+            settings,
+            failures: Mutex::new(HashMap::new()),
+            changed: Mutex::new(HashMap::new()),
+            missing: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Publishes an event on `object`; a failure to publish is logged, never fatal.
+    pub async fn event(&self, object: &CustomImage, warning: bool, reason: &str, note: String) {
+        let reference: ObjectReference = object.object_ref(&());
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_string(),
+            note: Some(note),
+            action: reason.to_string(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &reference).await {
+            tracing::warn!(error = %e, reason, "cannot publish event");
+        }
+    }
+
+    /// Counts a failure for `uid` and returns how many in a row.
+    pub fn failed(&self, uid: &str) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let count = failures.entry(uid.to_string()).or_default();
+        *count += 1;
+        *count
+    }
+
+    /// Forgets the failures of `uid`.
+    pub fn succeeded(&self, uid: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
+
+    /// Notes that `uid`'s image just changed in the cloud, so the next observation must be
+    /// newer than now.
+    pub fn changed(&self, uid: &str) {
+        let mut changed = self.changed.lock().unwrap_or_else(|e| e.into_inner());
+        changed.insert(uid.to_string(), Instant::now());
+    }
+
+    /// The oldest listing acceptable for `uid`: newer than its last change and than one resync
+    /// interval.
+    pub fn observe_after(&self, uid: &str) -> Instant {
+        let now = Instant::now();
+        let resync = now.checked_sub(self.settings.resync).unwrap_or(now);
+        let changed = self.changed.lock().unwrap_or_else(|e| e.into_inner());
+        changed.get(uid).map_or(resync, |t| (*t).max(resync))
+    }
+
+    /// How long `uid`'s recorded image has been missing from listings (zero the first time).
+    pub fn missing_for(&self, uid: &str) -> Duration {
+        let mut missing = self.missing.lock().unwrap_or_else(|e| e.into_inner());
+        missing
+            .entry(uid.to_string())
+            .or_insert_with(Instant::now)
+            .elapsed()
+    }
+
+    /// Forgets everything about `uid` (its resource is gone).
+    pub fn forget(&self, uid: &str) {
+        self.succeeded(uid);
+        self.changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+        self.missing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
+}
