@@ -81,3 +81,4 @@ pub async fn next_fault(url: &str, action: &str, kind: &str) {
 }
 
 pub mod controlplane;
+pub mod operator;
