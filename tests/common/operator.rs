@@ -39,6 +39,7 @@ pub struct Env {
     pub ns: String,
     /// The test's emulator.
     pub emulator: Running,
+    settings: Settings,
     controller: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
@@ -52,6 +53,11 @@ impl Env {
 
     /// Starts everything with an emulator of the given configuration.
     pub async fn start_with(prefix: &str, config: EmulatorConfig) -> Self {
+        Self::start_tuned(prefix, config, test_settings()).await
+    }
+
+    /// Starts everything with an emulator and controller timings of your own.
+    pub async fn start_tuned(prefix: &str, config: EmulatorConfig, settings: Settings) -> Self {
         let cp = controlplane::shared();
         apply_crds(cp);
         let client = cp.client().await;
@@ -61,6 +67,7 @@ impl Env {
             client,
             ns,
             emulator,
+            settings,
             controller: None,
         };
         env.start_controller();
@@ -84,7 +91,7 @@ impl Env {
         let options = RunOptions {
             namespace: Some(self.ns.clone()),
             concurrency: 8,
-            settings: test_settings(),
+            settings: self.settings.clone(),
             reporter: "swas-image-operator".into(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
