@@ -6,7 +6,7 @@ CLUSTER_DIR ?= $(CURDIR)/target/cluster
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: help test fmt-check clippy unit sdk-crosscheck emulator-sdk demo build \
-	controlplane cluster-up cluster-down demo-down
+	controlplane cluster-up cluster-down demo-down manifests
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,11 @@ cluster-down: ## Stop the control plane started by cluster-up
 
 sdk-crosscheck: ## Sign the same requests as the official Python SDK; signatures must match
 	bash tests/sdk/crosscheck.sh
+
+manifests: ## Regenerate crds/ from the Rust types and deploy/operator.yaml from the chart
+	$(CARGO) run --quiet -- crd > crds/customimage.yaml
+	cp crds/customimage.yaml charts/swas-image-operator/crds/customimage.yaml
+	bash deploy/render.sh > deploy/operator.yaml
 
 demo: ## Control plane + SWAS emulator + operator: a CustomImage created, shared, deleted
 	@bash tests/demo/demo.sh
