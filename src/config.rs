@@ -71,7 +71,31 @@ pub struct OperatorArgs {
     #[arg(long, env = "SWAS_QPS", default_value_t = 10)]
     pub swas_qps: u32,
 
+    /// Address of `/metrics`, `/healthz` and `/readyz`.
+    #[arg(long, env = "METRICS_ADDRESS", default_value = "127.0.0.1:8080")]
+    pub metrics_address: std::net::SocketAddr,
+
+    /// Elect one active replica with a coordination.k8s.io Lease in `POD_NAMESPACE`.
+    #[arg(long, env = "LEADER_ELECT")]
+    pub leader_elect: bool,
+
+    /// Name of the Lease.
+    #[arg(long, env = "LEASE_NAME", default_value = "swas-image-operator")]
+    pub lease_name: String,
+
+    /// Seconds the Lease stays valid without renewal: how long a dead leader blocks others.
+    #[arg(long, env = "LEASE_DURATION_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(2..))]
+    pub lease_duration_seconds: u64,
+
     /// How the SWAS client connects and signs.
     #[command(flatten)]
     pub swas: SwasArgs,
+}
+
+impl OperatorArgs {
+    /// How long before expiry the leader renews the Lease: a third of its duration.
+    pub fn lease_grace_seconds(&self) -> u64 {
+        (self.lease_duration_seconds / 3).max(1)
+    }
 }
