@@ -75,13 +75,14 @@ pub async fn apply(object: &CustomImage, ctx: &Context) -> Result<Action, Error>
             }
             Err(error) => {
                 let (phase, action) = failure(object, ctx, &error);
-                if let Phase::Stalled { reason, message } = &phase {
-                    ctx.event(object, true, reason, message.clone()).await;
-                }
                 (Outcome::new(phase), action)
             }
         }
     };
+    // Whatever stalled it (an error, a missing image, another owner), a person must act.
+    if let Phase::Stalled { reason, message } = &outcome.phase {
+        ctx.event(object, true, reason, message.clone()).await;
+    }
 
     let mut status = object.status.clone().unwrap_or_default();
     if let Some(id) = outcome.image_id {

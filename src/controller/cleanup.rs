@@ -19,7 +19,7 @@
 //! 7. `DeleteCustomImages` with `ImageIds=["<id>"]` and `ClientToken` = the object's UID,
 //!    exactly. `InvalidImageId.NotFound` means done; `CustomImageInShare` (a share made in
 //!    between) goes back to 4. Then the image is polled until listings no longer show it
-//!    (reason `Deleting`).
+//!    (reason `Deleting`): once the status records that reason, later passes only look.
 //! 8. The conditions are written, then the finalizer is released.
 //!
 //! # Guarantees
@@ -116,6 +116,9 @@ async fn delete_image(object: &CustomImage, ctx: &Context) -> Result<Step, Error
     if image.owner() != Some(uid.as_str()) {
         return Ok(Step::NotOwned(image.id));
     }
+    if delete_accepted(object) {
+        return Ok(Step::Waiting(deleting(&image.id)));
+    }
 
     if image.in_share || image.in_share_user {
         if image.in_share {
@@ -153,11 +156,7 @@ async fn delete_image(object: &CustomImage, ctx: &Context) -> Result<Step, Error
                 format!("Deleted image {}; waiting until it is gone", image.id),
             )
             .await;
-            let message = format!(
-                "Image {} deleted; waiting until SWAS no longer lists it",
-                image.id
-            );
-            Ok(Step::Waiting(Phase::progressing("Deleting", message)))
+            Ok(Step::Waiting(deleting(&image.id)))
         }
         Err(e) if e.class() == crate::swas::ErrorClass::NotFound => Ok(Step::Gone),
         Err(e) if e.class() == crate::swas::ErrorClass::InShare => {
@@ -169,6 +168,21 @@ async fn delete_image(object: &CustomImage, ctx: &Context) -> Result<Step, Error
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Waiting for a deleted image to leave the listings.
+fn deleting(id: &str) -> Phase {
+    let message = format!("Image {id} deleted; waiting until SWAS no longer lists it");
+    Phase::progressing("Deleting", message)
+}
+
+/// Whether an earlier pass had `DeleteCustomImages` accepted: the status says `Deleting`.
+fn delete_accepted(object: &CustomImage) -> bool {
+    object.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Reconciling" && c.status == "True" && c.reason == "Deleting")
+    })
 }
 
 /// The image to delete, looked up now.
@@ -209,6 +223,7 @@ async fn write(
     if state.is_some() {
         status.state = state;
     }
+    status.observed_generation = object.metadata.generation;
     status.conditions = status::conditions(&status.conditions, object.metadata.generation, &phase);
     status::write(api, object, status).await.map(drop)
 }
@@ -219,9 +234,7 @@ async fn release(
     ctx: &Context,
 ) -> Result<Action, Error> {
     let phase = Phase::progressing("Deleted", "The image is gone; releasing the finalizer");
-    let mut status = object.status.clone().unwrap_or_default();
-    status.conditions = status::conditions(&status.conditions, object.metadata.generation, &phase);
-    status::write(api, object, status).await?;
+    write(api, object, None, phase).await?;
     finalizer::release(api, object).await?;
     ctx.forget(&object.uid().unwrap_or_default());
     Ok(Action::await_change())
