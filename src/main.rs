@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use swas_image_operator::config::{OperatorArgs, SwasArgs};
-use swas_image_operator::controller::{self, RunOptions, context::Settings, swas_cloud::SwasCloud};
 use swas_image_operator::emulator::{self, args::EmulatorArgs};
 use swas_image_operator::swas::SwasClient;
 use swas_image_operator::swas::credentials::{CachedProvider, DefaultChain, SourceContext};
@@ -49,7 +48,7 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run_operator(&args).await,
+        Command::Run(args) => swas_image_operator::operator::run(&args).await,
         Command::Images { region, swas } => list_images(&region, &swas).await,
         Command::Emulator(args) => run_emulator(&args).await,
         Command::Crd => {
@@ -97,47 +96,4 @@ async fn run_emulator(args: &EmulatorArgs) -> Result<(), String> {
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     running.stop();
     Ok(())
-}
-
-async fn run_operator(args: &OperatorArgs) -> Result<(), String> {
-    let client = kube::Client::try_default()
-        .await
-        .map_err(|e| format!("Kubernetes: {e}"))?;
-    let chain = Arc::new(DefaultChain::new(SourceContext::system()));
-    let credentials = Arc::new(CachedProvider::new(chain, Arc::new(SystemClock)));
-    let cloud = Arc::new(SwasCloud::new(
-        args.swas.client_config(),
-        credentials,
-        args.swas_qps,
-    ));
-    let options = RunOptions {
-        namespace: args.namespace.clone(),
-        concurrency: args.concurrency,
-        settings: Settings {
-            resync: std::time::Duration::from_secs(args.resync_seconds),
-            poll: std::time::Duration::from_secs(args.poll_seconds.max(1)),
-            ..Settings::default()
-        },
-        reporter: "swas-image-operator".to_string(),
-    };
-    tracing::info!(namespace = ?options.namespace, "starting the CustomImage controller");
-    controller::run(client, cloud, options, shutdown_signal()).await;
-    Ok(())
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    tracing::info!("shutting down");
 }

@@ -15,6 +15,7 @@ use super::context::Context;
 use super::error::{Disposition, Error, backoff};
 use super::status::{self, Phase, image_state};
 use super::{credentials, finalizer};
+use crate::crd::CustomImageStatus;
 use crate::crd::{
     CustomImage, CustomImageSpec, OWNER_TAG, PAUSED_ANNOTATION, RECONCILE_ANNOTATION,
 };
@@ -45,6 +46,15 @@ pub async fn apply(object: &CustomImage, ctx: &Context) -> Result<Action, Error>
     let api: Api<CustomImage> =
         Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
     finalizer::ensure(&api, object).await?;
+    if object.status.is_none() {
+        // Say at once that work has begun, so kstatus and Argo CD do not call a brand-new
+        // resource current before the first look at the cloud.
+        let status = CustomImageStatus {
+            conditions: status::conditions(&[], object.metadata.generation, &Phase::Starting),
+            ..Default::default()
+        };
+        status::write(&api, object, status).await?;
+    }
     let uid = object.uid().unwrap_or_default();
     let requested = object.annotations().get(RECONCILE_ANNOTATION).cloned();
     let handled = object
@@ -104,6 +114,9 @@ pub async fn apply(object: &CustomImage, ctx: &Context) -> Result<Action, Error>
         object.metadata.generation,
         &outcome.phase,
     );
+    if let Some(metrics) = &ctx.metrics {
+        metrics.resource_reason(&uid, Some(outcome.phase.reason()));
+    }
     status::write(&api, object, status).await?;
     Ok(action)
 }

@@ -11,6 +11,7 @@ use kube::{Client, Resource};
 
 use super::cloud::Cloud;
 use crate::crd::CustomImage;
+use crate::metrics::Metrics;
 
 /// Controller settings.
 #[derive(Clone, Debug)]
@@ -44,6 +45,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Settings.
     pub settings: Settings,
+    /// Metrics, when the process exports them.
+    pub metrics: Option<Arc<Metrics>>,
     failures: Mutex<HashMap<String, u32>>,
     changed: Mutex<HashMap<String, Instant>>,
     missing: Mutex<HashMap<String, Instant>>,
@@ -62,6 +65,7 @@ impl Context {
             cloud,
             recorder,
             settings,
+            metrics: None,
             failures: Mutex::new(HashMap::new()),
             changed: Mutex::new(HashMap::new()),
             missing: Mutex::new(HashMap::new()),
@@ -130,6 +134,9 @@ impl Context {
 
     /// Forgets everything about `uid` (its resource is gone).
     pub fn forget(&self, uid: &str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.resource_reason(uid, None);
+        }
         self.succeeded(uid);
         self.changed
             .lock()

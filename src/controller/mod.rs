@@ -18,6 +18,7 @@ pub mod status;
 pub mod swas_cloud;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::StreamExt;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
@@ -29,6 +30,7 @@ use self::cloud::Cloud;
 use self::context::{Context, Settings};
 use self::error::{Error, backoff};
 use crate::crd::CustomImage;
+use crate::metrics::Metrics;
 
 /// How the controller runs.
 #[derive(Clone, Debug)]
@@ -43,14 +45,29 @@ pub struct RunOptions {
     pub reporter: String,
 }
 
+/// Optional connections to the rest of the process.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Where reconcile counts, durations and Ready reasons go.
+    pub metrics: Option<Arc<Metrics>>,
+    /// Called once the watch cache holds its first full listing.
+    pub synced: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
 async fn reconcile(object: Arc<CustomImage>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if object.metadata.deletion_timestamp.is_some() {
-        if !finalizer::present(&object) {
-            return Ok(Action::await_change());
+    let started = Instant::now();
+    let result = if object.metadata.deletion_timestamp.is_some() {
+        match finalizer::present(&object) {
+            false => Ok(Action::await_change()),
+            true => cleanup::cleanup(&object, &ctx).await,
         }
-        return cleanup::cleanup(&object, &ctx).await;
+    } else {
+        apply::apply(&object, &ctx).await
+    };
+    if let Some(metrics) = &ctx.metrics {
+        metrics.reconciled(result.is_ok(), started.elapsed());
     }
-    apply::apply(&object, &ctx).await
+    result
 }
 
 fn error_policy(object: Arc<CustomImage>, error: &Error, ctx: Arc<Context>) -> Action {
@@ -64,6 +81,7 @@ pub async fn run(
     client: Client,
     cloud: Arc<dyn Cloud>,
     options: RunOptions,
+    hooks: Hooks,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let api: Api<CustomImage> = match &options.namespace {
@@ -75,9 +93,21 @@ pub async fn run(
         instance: None,
     };
     let recorder = Recorder::new(client.clone(), reporter);
-    let ctx = Arc::new(Context::new(client, cloud, recorder, options.settings));
+    let mut ctx = Context::new(client, cloud, recorder, options.settings);
+    ctx.metrics = hooks.metrics;
+    let ctx = Arc::new(ctx);
     let config = ControllerConfig::default().concurrency(options.concurrency);
-    Controller::new(api, watcher::Config::default().any_semantic())
+
+    let controller = Controller::new(api, watcher::Config::default().any_semantic());
+    if let Some(synced) = hooks.synced {
+        let store = controller.store();
+        tokio::spawn(async move {
+            if store.wait_until_ready().await.is_ok() {
+                synced();
+            }
+        });
+    }
+    controller
         .with_config(config)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)

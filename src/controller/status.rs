@@ -39,6 +39,8 @@ pub enum Phase {
     },
     /// The paused annotation is set.
     Paused,
+    /// Seen for the first time; nothing is known yet (`Ready` is `Unknown`).
+    Starting,
 }
 
 impl Phase {
@@ -64,6 +66,7 @@ impl Phase {
             Self::Ready => "Available",
             Self::Progressing { reason, .. } | Self::Stalled { reason, .. } => reason,
             Self::Paused => "Paused",
+            Self::Starting => "Reconciling",
         }
     }
 }
@@ -81,12 +84,11 @@ pub fn image_state(image: &ImageView) -> ImageState {
 fn condition(
     old: &[Condition],
     kind: &str,
-    status: bool,
+    status: &str,
     reason: &str,
     message: &str,
     generation: Option<i64>,
 ) -> Condition {
-    let status = if status { "True" } else { "False" };
     let previous = old.iter().find(|c| c.type_ == kind && c.status == status);
     let last_transition_time = previous
         .map(|c| c.last_transition_time.clone())
@@ -109,26 +111,40 @@ pub fn conditions(old: &[Condition], generation: Option<i64>, phase: &Phase) -> 
             vec![condition(
                 old,
                 "Ready",
-                true,
+                "True",
                 "Available",
                 message,
                 generation,
             )]
         }
         Phase::Progressing { reason, message } => vec![
-            condition(old, "Ready", false, reason, message, generation),
-            condition(old, "Reconciling", true, reason, message, generation),
+            condition(old, "Ready", "False", reason, message, generation),
+            condition(old, "Reconciling", "True", reason, message, generation),
         ],
         Phase::Stalled { reason, message } => vec![
-            condition(old, "Ready", false, reason, message, generation),
-            condition(old, "Stalled", true, reason, message, generation),
+            condition(old, "Ready", "False", reason, message, generation),
+            condition(old, "Stalled", "True", reason, message, generation),
         ],
         Phase::Paused => {
             let message = "Paused by the swas.image-operator.dev/paused annotation: no changes \
                            are made in the cloud and deletion waits";
             vec![condition(
-                old, "Ready", false, "Paused", message, generation,
+                old, "Ready", "False", "Paused", message, generation,
             )]
+        }
+        Phase::Starting => {
+            let message = "The operator has seen the resource and is looking at the cloud";
+            vec![
+                condition(old, "Ready", "Unknown", "Reconciling", message, generation),
+                condition(
+                    old,
+                    "Reconciling",
+                    "True",
+                    "Reconciling",
+                    message,
+                    generation,
+                ),
+            ]
         }
     }
 }

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::cloud::{Account, Cloud, CloudFuture, ImageView, NewImage, Snapshot};
 use super::limiter::Limiters;
+use crate::metrics::Metrics;
 use crate::swas::credentials::{ProvideCredential, StaticProvider};
 use crate::swas::ops::*;
 use crate::swas::{ClientConfig, ErrorClass, SwasClient, SwasError, Tag};
@@ -39,6 +40,7 @@ pub struct SwasCloud {
     clients: Mutex<HashMap<String, SwasClient>>,
     regions: Mutex<HashMap<(String, String), Arc<RegionCache>>>,
     limiters: Limiters,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl SwasCloud {
@@ -54,7 +56,13 @@ impl SwasCloud {
             clients: Mutex::new(HashMap::new()),
             regions: Mutex::new(HashMap::new()),
             limiters: Limiters::new(calls_per_second),
+            metrics: None,
         }
+    }
+
+    /// Counts every call in `metrics`.
+    pub fn set_metrics(&mut self, metrics: Arc<Metrics>) {
+        self.metrics = Some(metrics);
     }
 
     fn client(&self, account: &Account) -> Result<SwasClient, SwasError> {
@@ -91,6 +99,12 @@ impl SwasCloud {
             .acquire(account.key(), &region, O::ACTION)
             .await;
         let result = client.call(op).await;
+        if let Some(metrics) = &self.metrics {
+            let outcome = result
+                .as_ref()
+                .map_or_else(|e| e.class().as_str(), |_| "ok");
+            metrics.called(O::ACTION, outcome);
+        }
         match &result {
             Err(e) if e.class() == ErrorClass::Throttled => {
                 self.limiters

@@ -102,6 +102,7 @@ impl Env {
             self.client.clone(),
             cloud,
             options,
+            controller::Hooks::default(),
             shutdown,
         ));
         self.controller = Some((stop, task));
