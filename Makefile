@@ -6,7 +6,7 @@ CLUSTER_DIR ?= $(CURDIR)/target/cluster
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: help test fmt-check clippy unit sdk-crosscheck emulator-sdk demo build \
-	controlplane cluster-up cluster-down demo-down manifests
+	controlplane cluster-up cluster-down demo-down manifests chaos bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ clippy: ## Lints, warnings are errors
 unit: ## Unit and integration tests (integration tests start their own control plane)
 	$(CARGO) test --locked
 
+chaos: controlplane ## Full chaos run: 300 resources, operator kills, SWAS faults (CHAOS_SEED=N)
+	$(CARGO) test --locked --release --test chaos -- --ignored --nocapture chaos_full
+
 emulator-sdk: ## The official Python SDK against the SWAS emulator
 	bash tests/emulator_sdk/run.sh
 
@@ -39,6 +42,9 @@ cluster-down: ## Stop the control plane started by cluster-up
 
 sdk-crosscheck: ## Sign the same requests as the official Python SDK; signatures must match
 	bash tests/sdk/crosscheck.sh
+
+bench: controlplane ## Benchmarks at scale and under a quota (BENCH_N=1000, BENCH_QUOTA=20)
+	$(CARGO) bench --locked --bench operator
 
 manifests: ## Regenerate crds/ from the Rust types and deploy/operator.yaml from the chart
 	$(CARGO) run --quiet -- crd > crds/customimage.yaml

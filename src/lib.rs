@@ -11,6 +11,8 @@ pub mod config;
 pub mod controller;
 pub mod crd;
 pub mod emulator;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod operator;
 pub mod swas;

@@ -74,11 +74,13 @@ pub async fn apply(object: &CustomImage, ctx: &Context) -> Result<Action, Error>
             Ok(outcome) => {
                 ctx.succeeded(&uid);
                 let action = match outcome.phase {
-                    Phase::Ready | Phase::Stalled { .. } => Action::requeue(ctx.settings.resync),
+                    Phase::Ready | Phase::Stalled { .. } => {
+                        ctx.requeue(object, ctx.settings.resync)
+                    }
                     _ => {
                         // Waiting on the cloud: the next look must be newer than this one.
                         ctx.changed(&uid);
-                        Action::requeue(ctx.settings.poll)
+                        ctx.requeue(object, ctx.settings.poll)
                     }
                 };
                 (outcome, action)
@@ -121,31 +123,32 @@ pub async fn apply(object: &CustomImage, ctx: &Context) -> Result<Action, Error>
     Ok(action)
 }
 
-/// The condition and next step for an error.
+/// The condition and next step for an error. Messages stay the same from one attempt to the
+/// next (no request IDs, no countdowns), so a retry that fails alike writes nothing.
 pub fn failure(object: &CustomImage, ctx: &Context, error: &Error) -> (Phase, Action) {
     let uid = object.uid().unwrap_or_default();
     tracing::debug!(reason = error.reason(), error = %error, "reconcile step failed");
     match error.disposition() {
-        Disposition::Terminal => (
-            Phase::stalled(error.reason(), error.advice()),
-            Action::requeue(ctx.settings.resync),
-        ),
+        Disposition::Terminal => {
+            let phase = Phase::stalled(error.reason(), error.advice());
+            (phase, ctx.requeue(object, ctx.settings.resync))
+        }
         Disposition::RetryAfter(wait) => {
-            let message = format!(
-                "SWAS is throttling calls; retrying in {} ms",
-                wait.as_millis()
-            );
+            // Whether the throttled call acted is unknown: look afresh next time.
+            ctx.changed(&uid);
+            let message = "SWAS is throttling calls; retrying after the delay it asked for";
             (
                 Phase::progressing("Throttled", message),
-                Action::requeue(wait),
+                ctx.requeue(object, wait),
             )
         }
         Disposition::Retry => {
+            ctx.changed(&uid);
             let wait = backoff(ctx.failed(&uid));
-            let message = format!("{}; retrying in {} s", error.advice(), wait.as_secs());
+            let message = format!("{}; retrying with backoff", error.advice());
             (
                 Phase::progressing(error.reason(), message),
-                Action::requeue(wait),
+                ctx.requeue(object, wait),
             )
         }
     }
@@ -244,16 +247,24 @@ async fn converge(
                     .iter()
                     .any(|c| c.type_ == "Ready" && c.status == "True")
         });
-        let (reason, verb) = if drift {
-            (
+        // Dressing a freshly created image (its tags and sharing) is part of `Created`.
+        let fresh = spec.image_id.is_none()
+            && !object.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            });
+        let (reason, verb) = match drift {
+            true => (
                 "DriftCorrected",
                 "Corrected changes made outside the operator",
-            )
-        } else {
-            ("Updated", "Updated")
+            ),
+            false => ("Updated", "Updated"),
         };
         let note = format!("{verb}: {}", changes.join(", "));
-        ctx.event(object, false, reason, note.clone()).await;
+        if !fresh {
+            ctx.event(object, false, reason, note.clone()).await;
+        }
         outcome.phase = Phase::progressing("Converging", note);
     }
     Ok(outcome)
@@ -287,10 +298,9 @@ async fn create(
             "source and imageName are required to create an image".into(),
         ));
     };
-    let tags = declared_tags(spec, uid)
-        .into_iter()
-        .map(|(k, v)| Tag::new(k, v))
-        .collect();
+    // Only immutable fields go into the create, so a retry with the same token always has the
+    // same parameters; the declared tags follow through the normal tag sync.
+    let tags = vec![Tag::new(OWNER_TAG, uid)];
     let image = NewImage {
         name: name.clone(),
         description: spec.description.clone(),

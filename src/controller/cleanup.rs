@@ -85,7 +85,7 @@ pub async fn cleanup(object: &CustomImage, ctx: &Context) -> Result<Action, Erro
         }
         Ok(Step::Waiting(phase)) => {
             write(&api, object, Some(ImageState::Deleting), phase).await?;
-            Ok(Action::requeue(ctx.settings.poll))
+            Ok(ctx.requeue(object, ctx.settings.poll))
         }
         Err(error) => {
             let (phase, action) = super::apply::failure(object, ctx, &error);

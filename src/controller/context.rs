@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource};
 
@@ -50,6 +51,37 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     changed: Mutex<HashMap<String, Instant>>,
     missing: Mutex<HashMap<String, Instant>>,
+    holds: Mutex<HashMap<String, Hold>>,
+}
+
+/// Until when a resource needs no reconcile unless it changes in a way that matters.
+#[derive(Clone, Copy, Debug)]
+struct Hold {
+    until: Instant,
+    fingerprint: u64,
+}
+
+/// What about an object makes a reconcile worth doing before its requeue time: its spec
+/// (generation), deletion, and the pause and reconcile-now annotations. Our own status writes
+/// and finalizer patches change none of these, so the watch events they cause cost nothing.
+pub fn fingerprint(object: &CustomImage) -> u64 {
+    use kube::ResourceExt;
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    object.metadata.generation.hash(&mut hasher);
+    object
+        .metadata
+        .deletion_timestamp
+        .is_some()
+        .hash(&mut hasher);
+    let annotations = object.annotations();
+    annotations
+        .get(crate::crd::PAUSED_ANNOTATION)
+        .hash(&mut hasher);
+    annotations
+        .get(crate::crd::RECONCILE_ANNOTATION)
+        .hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Context {
@@ -69,6 +101,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             changed: Mutex::new(HashMap::new()),
             missing: Mutex::new(HashMap::new()),
+            holds: Mutex::new(HashMap::new()),
         }
     }
 
@@ -121,6 +154,30 @@ impl Context {
         let resync = now.checked_sub(self.settings.resync).unwrap_or(now);
         let changed = self.changed.lock().unwrap_or_else(|e| e.into_inner());
         changed.get(uid).map_or(resync, |t| (*t).max(resync))
+    }
+
+    /// Requeues `object` after `wait`, and skips the reconciles its unchanged self would get
+    /// before then (the watch events of our own writes).
+    pub fn requeue(&self, object: &CustomImage, wait: Duration) -> Action {
+        let uid = object.metadata.uid.clone().unwrap_or_default();
+        let hold = Hold {
+            until: Instant::now() + wait,
+            fingerprint: fingerprint(object),
+        };
+        self.holds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid, hold);
+        Action::requeue(wait)
+    }
+
+    /// How long `object` is still on hold, if it has not changed in a way that matters.
+    pub fn held(&self, object: &CustomImage) -> Option<Duration> {
+        let uid = object.metadata.uid.as_deref().unwrap_or_default();
+        let holds = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+        let hold = holds.get(uid)?;
+        let left = hold.until.checked_duration_since(Instant::now())?;
+        (hold.fingerprint == fingerprint(object) && !left.is_zero()).then_some(left)
     }
 
     /// How long `uid`'s recorded image has been missing from listings (zero the first time).

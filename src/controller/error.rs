@@ -78,13 +78,15 @@ impl Error {
         }
     }
 
-    /// A message a person can act on.
+    /// A message a person can act on; the same for the same failure (no request IDs).
     pub fn advice(&self) -> String {
         match self {
             Self::Cloud(e) if e.class() == ErrorClass::Auth => format!(
-                "{e}. Check the credentials (spec.credentialsSecretRef or the operator's) and \
-                 their RAM permissions for swas-open"
+                "{}. Check the credentials (spec.credentialsSecretRef or the operator's) and \
+                 their RAM permissions for swas-open",
+                e.summary()
             ),
+            Self::Cloud(e) => e.summary(),
             Self::SecretNotFound(name) => format!(
                 "Secret {name} not found in this namespace; create it with keys accessKeyId and \
                  accessKeySecret, or remove spec.credentialsSecretRef"

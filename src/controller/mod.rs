@@ -55,6 +55,9 @@ pub struct Hooks {
 }
 
 async fn reconcile(object: Arc<CustomImage>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if let Some(wait) = ctx.held(&object) {
+        return Ok(Action::requeue(wait));
+    }
     let started = Instant::now();
     let result = if object.metadata.deletion_timestamp.is_some() {
         match finalizer::present(&object) {
@@ -73,7 +76,7 @@ async fn reconcile(object: Arc<CustomImage>, ctx: Arc<Context>) -> Result<Action
 fn error_policy(object: Arc<CustomImage>, error: &Error, ctx: Arc<Context>) -> Action {
     let attempts = ctx.failed(&object.uid().unwrap_or_default());
     tracing::warn!(reason = error.reason(), error = %error, attempts, "reconcile failed");
-    Action::requeue(backoff(attempts))
+    ctx.requeue(&object, backoff(attempts))
 }
 
 /// Runs the controller until `shutdown` completes.

@@ -103,7 +103,9 @@ fn dropped_response() -> Response {
     Response::new(Body::from_stream(broken))
 }
 
-fn incoming(
+/// Reads a request the way the pipeline does: bounded body, form body only, query and form
+/// decoded, header names as `http` lower-cases them.
+pub(crate) fn incoming(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,

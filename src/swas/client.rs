@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
+use serde::de::DeserializeOwned;
 
 use super::credentials::{CredentialError, ProvideCredential};
 use super::error::SwasError;
 use super::ops::{API_VERSION, Operation};
-use super::sign::{SignableRequest, SignatureVersion, Signer, form_encode};
+use super::sign::{SignableRequest, SignatureVersion, Signer};
 
 /// Where requests for a region are sent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -194,12 +195,7 @@ impl SwasClient {
         self.sign(O::ACTION, &mut request).await?;
         tracing::debug!(action = O::ACTION, region = op.region_id(), "calling SWAS");
 
-        let query: Vec<String> = request
-            .query
-            .iter()
-            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
-            .collect();
-        url.set_query(Some(&query.join("&")));
+        url.set_query(Some(&request.query_string()));
         let mut builder = self.http.post(url).body(request.body());
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
@@ -218,21 +214,32 @@ impl SwasClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_millis);
         let body = response.bytes().await.map_err(transport)?;
+        read_answer(O::ACTION, status, retry_after, &body)
+    }
+}
 
-        if (200..300).contains(&status) {
-            return serde_json::from_slice(&body)
-                .map_err(|_| SwasError::decode(O::ACTION, status, &body));
-        }
-        match serde_json::from_slice::<ErrorBody>(&body) {
-            Ok(error) if !error.code.is_empty() => Err(SwasError::Api {
-                action: O::ACTION,
-                status,
-                code: error.code,
-                message: error.message,
-                request_id: error.request_id,
-                retry_after,
-            }),
-            _ => Err(SwasError::decode(O::ACTION, status, &body)),
-        }
+/// Turns an answer into the call's result: a 2xx body decodes as `T`, any other answer as
+/// the service's error (or, when it is not one, a decode error quoting the body).
+///
+/// Split out of [`SwasClient::call`] so the fuzz targets feed it bodies no service sends.
+pub fn read_answer<T: DeserializeOwned>(
+    action: &'static str,
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> Result<T, SwasError> {
+    if (200..300).contains(&status) {
+        return serde_json::from_slice(body).map_err(|_| SwasError::decode(action, status, body));
+    }
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(error) if !error.code.is_empty() => Err(SwasError::Api {
+            action,
+            status,
+            code: error.code,
+            message: error.message,
+            request_id: error.request_id,
+            retry_after,
+        }),
+        _ => Err(SwasError::decode(action, status, body)),
     }
 }

@@ -118,6 +118,23 @@ impl SwasError {
         }
     }
 
+    /// The error without its request ID, for messages that must stay the same from one
+    /// attempt to the next.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Api {
+                action,
+                status,
+                code,
+                message,
+                ..
+            } => {
+                format!("{action} failed: HTTP {status} {code}: {message}")
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// The API action the error belongs to.
     pub fn action(&self) -> &'static str {
         match self {

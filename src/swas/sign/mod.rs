@@ -132,16 +132,22 @@ impl SignableRequest {
 
     /// The body bytes that go on the wire (form-encoded parameters, or nothing).
     pub fn body(&self) -> Vec<u8> {
-        if self.form.is_empty() {
-            return Vec::new();
-        }
-        let pairs: Vec<String> = self
-            .form
-            .iter()
-            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
-            .collect();
-        pairs.join("&").into_bytes()
+        wire_pairs(&self.form).into_bytes()
     }
+
+    /// The query string that goes on the wire (without `?`; empty when there is no query).
+    pub fn query_string(&self) -> String {
+        wire_pairs(&self.query)
+    }
+}
+
+/// `enc(key)=enc(value)` joined with `&`, in the order given, as the SDK puts pairs on the wire.
+fn wire_pairs(pairs: &[(String, String)]) -> String {
+    let pairs: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+        .collect();
+    pairs.join("&")
 }
 
 /// Signs requests with one scheme, reading time and nonces from injected sources.
