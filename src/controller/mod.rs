@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod error;
 pub mod finalizer;
 pub mod limiter;
+pub mod lookups;
 pub mod status;
 pub mod swas_cloud;
 
@@ -23,7 +24,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, ResourceExt};
 
 use self::cloud::Cloud;
@@ -101,16 +102,20 @@ pub async fn run(
     let ctx = Arc::new(ctx);
     let config = ControllerConfig::default().concurrency(options.concurrency);
 
-    let controller = Controller::new(api, watcher::Config::default().any_semantic());
-    if let Some(synced) = hooks.synced {
-        let store = controller.store();
-        tokio::spawn(async move {
-            if store.wait_until_ready().await.is_ok() {
+    // Readiness comes from the watch stream itself: the store's own readiness signal wakes
+    // only one waiter, and the controller is already waiting on it.
+    let (reader, writer) = reflector::store();
+    let synced = hooks.synced;
+    let objects = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .inspect(move |event| {
+            if let (Ok(watcher::Event::InitDone), Some(synced)) = (event, &synced) {
                 synced();
             }
-        });
-    }
-    controller
+        })
+        .reflect(writer)
+        .applied_objects();
+    Controller::for_stream(objects, reader)
         .with_config(config)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)

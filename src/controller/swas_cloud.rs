@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::cloud::{Account, Cloud, CloudFuture, ImageView, NewImage, Snapshot};
 use super::limiter::Limiters;
+use super::lookups::{self, Lookups};
 use crate::metrics::Metrics;
 use crate::swas::credentials::{ProvideCredential, StaticProvider};
 use crate::swas::ops::*;
@@ -40,6 +41,7 @@ pub struct SwasCloud {
     clients: Mutex<HashMap<String, SwasClient>>,
     regions: Mutex<HashMap<(String, String), Arc<RegionCache>>>,
     limiters: Limiters,
+    lookups: Lookups,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -56,6 +58,7 @@ impl SwasCloud {
             clients: Mutex::new(HashMap::new()),
             regions: Mutex::new(HashMap::new()),
             limiters: Limiters::new(calls_per_second),
+            lookups: Lookups::default(),
             metrics: None,
         }
     }
@@ -128,6 +131,26 @@ impl SwasCloud {
         regions.entry(key).or_default().clone()
     }
 
+    /// The images among `ids` (at most 100) that exist, by ID.
+    async fn list_ids(
+        &self,
+        account: &Account,
+        region: &str,
+        ids: Vec<String>,
+    ) -> Result<HashMap<String, ImageView>, SwasError> {
+        let op = ListCustomImages {
+            region_id: region.to_string(),
+            page_size: Some(LIST_BATCH as u32),
+            image_ids: ids,
+            ..Default::default()
+        };
+        let answer = self.call(account, &op).await?;
+        let images = answer.custom_images.into_iter();
+        Ok(images
+            .map(|i| (i.image_id.clone(), ImageView::from(i)))
+            .collect())
+    }
+
     async fn list_region(&self, account: &Account, region: &str) -> Result<Snapshot, SwasError> {
         let taken_at = Instant::now();
         let mut images = HashMap::new();
@@ -183,14 +206,27 @@ impl Cloud for SwasCloud {
         id: &'a str,
     ) -> CloudFuture<'a, Option<ImageView>> {
         Box::pin(async move {
-            let op = ListCustomImages {
-                region_id: region.to_string(),
-                image_ids: vec![id.to_string()],
-                ..Default::default()
-            };
-            let answer = self.call(account, &op).await?;
-            let found = answer.custom_images.into_iter().find(|i| i.image_id == id);
-            Ok(found.map(ImageView::from))
+            let key = (account.key().to_string(), region.to_string());
+            let (flush, answer) = self.lookups.join(&key, id);
+            if flush {
+                tokio::time::sleep(lookups::WINDOW).await;
+                for batch in self.lookups.take(&key, LIST_BATCH) {
+                    let ids = batch.iter().map(|(id, _)| id.clone()).collect();
+                    if let Ok(found) = self.list_ids(account, region, ids).await {
+                        for (id, sender) in batch {
+                            let _ = sender.send(found.get(&id).cloned());
+                        }
+                    }
+                }
+            }
+            match answer.await {
+                Ok(found) => Ok(found),
+                // The batch failed or its flusher was cancelled: ask alone, for our own error.
+                Err(_) => Ok(self
+                    .list_ids(account, region, vec![id.to_string()])
+                    .await?
+                    .remove(id)),
+            }
         })
     }
 
