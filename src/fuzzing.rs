@@ -233,11 +233,7 @@ fn answer<O: Operation>(status: u16, retry_after: Option<Duration>, body: &[u8])
             O::ACTION
         ),
         Err(error) => {
-            let _ = (
-                error.to_string(),
-                error.class().as_str(),
-                error.retry_after(),
-            );
+            let _ = (error.to_string(), error.summary(), error.class().as_str());
             match &error {
                 SwasError::Api { code, .. } => {
                     assert!(!(200..300).contains(&status), "a 2xx read as an API error");

@@ -10,8 +10,8 @@
 //! 3. The credentials are resolved; failing that, the resource is `Stalled` with a Warning
 //!    event saying what to fix (or that `Retain` releases it) and the finalizer stays.
 //! 4. The image is looked up now (`ListCustomImages` with its ID), never from a cached
-//!    listing. Which image: `status.imageId`, or for a created image whose ID never reached
-//!    the status, the image tagged with this object's UID. Gone: go to 8.
+//!    listing. Which image: `status.imageId`; else, for an adopted image, `spec.imageId`, and
+//!    for a created one, the image tagged with this object's UID. Gone: go to 8.
 //! 5. Not tagged as owned by this object's UID: it is never deleted; the finalizer is released
 //!    with a Warning event.
 //! 6. Shared to ECS: `ModifyImageShareStatus UnShare`. Shared with accounts: every account is
@@ -196,8 +196,8 @@ async fn find(
     let recorded = object.status.as_ref().and_then(|s| s.image_id.clone());
     let id = match (recorded, &object.spec.image_id) {
         (Some(id), _) => id,
-        // Adopted but never confirmed as owned: nothing of ours to delete.
-        (None, Some(_)) => return Ok(None),
+        // Adopted, but the ID may never have reached the status: the ownership tag decides.
+        (None, Some(id)) => id.clone(),
         // Created, but the ID may never have reached the status: find it by its tag.
         (None, None) => {
             let snapshot = ctx

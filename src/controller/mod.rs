@@ -71,7 +71,13 @@ async fn reconcile(object: Arc<CustomImage>, ctx: Arc<Context>) -> Result<Action
     if let Some(metrics) = &ctx.metrics {
         metrics.reconciled(result.is_ok(), started.elapsed());
     }
-    result
+    match result {
+        // A late event for an object whose finalizer was just released: nothing left to do.
+        Err(Error::Kube(kube::Error::Api(status))) if status.code == 404 => {
+            Ok(Action::await_change())
+        }
+        other => other,
+    }
 }
 
 fn error_policy(object: Arc<CustomImage>, error: &Error, ctx: Arc<Context>) -> Action {

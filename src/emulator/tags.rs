@@ -143,8 +143,10 @@ pub(super) fn list(world: &mut World, call: &Call<'_>) -> Result<Value, ApiError
             })
         })
         .collect();
-    let next = if pairs.len() > start + TAG_PAGE {
-        (start + TAG_PAGE).to_string()
+    // Saturating: a NextToken near usize::MAX is past the end, not a wrap back to the start.
+    let end = start.saturating_add(TAG_PAGE);
+    let next = if pairs.len() > end {
+        end.to_string()
     } else {
         String::new()
     };

@@ -80,6 +80,7 @@ pub async fn next_fault(url: &str, action: &str, kind: &str) {
     assert!(response.unwrap().status().is_success());
 }
 
+pub mod chaos;
 pub mod controlplane;
 pub mod operator;
 pub mod process;
