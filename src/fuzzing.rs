@@ -335,10 +335,6 @@ fn split_line(text: &[u8]) -> (&[u8], &[u8]) {
     (line.strip_suffix(b"\r").unwrap_or(line), rest)
 }
 
-fn trim(bytes: &[u8]) -> &[u8] {
-    bytes.trim_ascii()
-}
-
 /// The chunks of a script, split at [`STEP_SEPARATOR`].
 fn chunks(mut data: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
@@ -381,7 +377,7 @@ fn parse_step(chunk: &[u8]) -> Option<Step<'_>> {
             break;
         }
         if let Some(colon) = line.iter().position(|b| *b == b':') {
-            headers.push((trim(&line[..colon]), trim(&line[colon + 1..])));
+            headers.push((line[..colon].trim_ascii(), line[colon + 1..].trim_ascii()));
         }
     }
     Some(Step::Send(RawRequest {

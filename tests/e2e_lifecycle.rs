@@ -493,7 +493,10 @@ async fn adopting_a_missing_image_stalls_without_touching_anything() {
     env.wait_gone("ghost", 30).await;
     let calls = since(&env, from).await;
     assert!(mutations(&calls).is_empty(), "{calls:#?}");
-    assert!(calls.iter().all(|c| c["action"] == "ListCustomImages"), "{calls:#?}");
+    assert!(
+        calls.iter().all(|c| c["action"] == "ListCustomImages"),
+        "{calls:#?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -538,7 +541,10 @@ async fn a_second_adopter_stalls_and_its_deletion_leaves_the_image() {
     let calls = since(&env, from).await;
     all_ok(&calls);
     assert!(mutations(&calls).is_empty(), "{calls:#?}");
-    assert!(calls.iter().all(|c| c["action"] == "ListCustomImages"), "{calls:#?}");
+    assert!(
+        calls.iter().all(|c| c["action"] == "ListCustomImages"),
+        "{calls:#?}"
+    );
     assert!(world_image(&env, &image_id).await["deleted_at"].is_null());
     assert_eq!(
         world_tags(&env, &image_id).await,
