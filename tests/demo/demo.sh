@@ -32,6 +32,16 @@ kubectl apply --server-side -f "$repo/crds/" >/dev/null
 kubectl wait --for=condition=Established --timeout=120s crd/customimages.swas.image-operator.dev
 kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl -n demo apply -f "$repo/deploy/examples/"
+# Record web-base's conditions several times a second until it is gone (printed at the end,
+# one line per change).
+(
+  conditions='{range .status.conditions[*]}{.type}={.status}({.reason}) {end}'
+  while kubectl -n demo get customimage web-base -o jsonpath="$conditions" 2>/dev/null; do
+    echo
+    sleep 0.2
+  done
+) > "$work/transitions.log" &
+watch_pid=$!
 
 if ! "$operator" run --help >/dev/null 2>&1; then
   say "The operator's controller is not built yet; the demo stops here"
@@ -69,6 +79,10 @@ say "Deleting web-base (UID $uid, image $image)"
 kubectl -n demo get customimage web-base -o json \
   | python3 -c 'import json,sys; [print("  %-11s %-5s %-16s %s" % (c["type"], c["status"], c["reason"], c["message"])) for c in json.load(sys.stdin)["status"]["conditions"]]'
 kubectl -n demo delete customimage web-base --wait=true --timeout=120s
+
+kill "$watch_pid" 2>/dev/null || true
+say "web-base's conditions, change by change"
+awk 'NF && $0 != last { print "  " $0; last = $0 }' "$work/transitions.log"
 
 say "What the operator told SWAS while deleting (emulator audit log)"
 curl -s "$emulator/admin/audit?since=$mark" | python3 -c '
