@@ -100,7 +100,10 @@ async fn scale_and_steady_state(n: usize) {
                 format!("{:.1} s", (ready_at - started).as_secs_f64()),
             ),
             ("SWAS calls".into(), calls_row(&calls)),
-            ("apiserver requests (all clients, Leases aside)".into(), verbs),
+            (
+                "apiserver requests (all clients, Leases aside)".into(),
+                verbs,
+            ),
             ("operator peak RSS".into(), format!("{rss:.1} MiB")),
             ("operator CPU time".into(), format!("{cpu:.1} s")),
         ],
@@ -141,7 +144,10 @@ async fn scale_and_steady_state(n: usize) {
                 "ratio to a per-object observer".into(),
                 format!("{:.3}", lists as f64 / n as f64),
             ),
-            ("apiserver requests (all clients, Leases aside)".into(), verbs),
+            (
+                "apiserver requests (all clients, Leases aside)".into(),
+                verbs,
+            ),
             ("apiserver writes".into(), format!("{writes}")),
             ("operator peak RSS".into(), format!("{rss:.1} MiB")),
         ],
