@@ -114,6 +114,8 @@ pub async fn run(
     let synced = hooks.synced;
     let objects = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
+        // The cache keeps every object; managed fields are the bulk of one and unused here.
+        .modify(|object| object.managed_fields_mut().clear())
         .inspect(move |event| {
             if let (Ok(watcher::Event::InitDone), Some(synced)) = (event, &synced) {
                 synced();
