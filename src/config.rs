@@ -59,6 +59,11 @@ pub struct OperatorArgs {
     #[arg(long, env = "RESYNC_SECONDS", default_value_t = 600)]
     pub resync_seconds: u64,
 
+    /// Seconds between listings of the share accounts of an image shared with accounts, to
+    /// correct accounts swapped outside the operator (one call per such image); 0 turns it off.
+    #[arg(long, env = "SHARE_AUDIT_SECONDS", default_value_t = 3600)]
+    pub share_audit_seconds: u64,
+
     /// Seconds between checks of an image being created or deleted.
     #[arg(long, env = "POLL_SECONDS", default_value_t = 2)]
     pub poll_seconds: u64,

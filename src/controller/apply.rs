@@ -385,11 +385,16 @@ async fn sync(
     let declared: Vec<String> = accounts.iter().map(u64::to_string).collect();
     let generation_changed =
         object.status.as_ref().and_then(|s| s.observed_generation) != object.metadata.generation;
+    // Region listings show whether an image has share accounts, not which: a swap made
+    // outside the operator is caught by the periodic audit (or on request).
+    let audit = image.in_share_user && !accounts.is_empty() && ctx.share_audit_due(&uid);
     let check = forced
         || generation_changed
+        || audit
         || image.in_share_user == accounts.is_empty()
         || recorded != declared;
     if check {
+        tracing::debug!(image_id = %image.id, region, audit, "checking share accounts");
         let actual: BTreeSet<u64> = match image.in_share_user {
             true => ctx
                 .cloud
@@ -409,6 +414,7 @@ async fn sync(
             tracing::info!(image_id = %image.id, region, action, "share accounts changed");
             changes.push("shared accounts".to_string());
         }
+        ctx.share_audited(&uid);
     }
     Ok(changes)
 }

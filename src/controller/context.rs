@@ -24,6 +24,9 @@ pub struct Settings {
     pub missing_grace: Duration,
     /// How often a resource whose image is being created or deleted is checked.
     pub poll: Duration,
+    /// How often the share accounts of an image shared with accounts are listed to catch
+    /// changes made outside the operator that region listings cannot show; `None` never.
+    pub share_audit: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -32,6 +35,7 @@ impl Default for Settings {
             resync: Duration::from_secs(600),
             missing_grace: Duration::from_secs(120),
             poll: Duration::from_secs(2),
+            share_audit: Some(Duration::from_secs(3600)),
         }
     }
 }
@@ -52,6 +56,7 @@ pub struct Context {
     changed: Mutex<HashMap<String, Instant>>,
     missing: Mutex<HashMap<String, Instant>>,
     holds: Mutex<HashMap<String, Hold>>,
+    audited: Mutex<HashMap<String, Instant>>,
 }
 
 /// Until when a resource needs no reconcile unless it changes in a way that matters.
@@ -102,6 +107,7 @@ impl Context {
             changed: Mutex::new(HashMap::new()),
             missing: Mutex::new(HashMap::new()),
             holds: Mutex::new(HashMap::new()),
+            audited: Mutex::new(HashMap::new()),
         }
     }
 
@@ -189,6 +195,26 @@ impl Context {
             .elapsed()
     }
 
+    /// Whether `uid`'s share accounts are due for a listing of their own. The clock starts
+    /// when the resource is first seen, so a restart does not list every shared image at once.
+    pub fn share_audit_due(&self, uid: &str) -> bool {
+        let Some(every) = self.settings.share_audit else {
+            return false;
+        };
+        let mut audited = self.audited.lock().unwrap_or_else(|e| e.into_inner());
+        audited
+            .entry(uid.to_string())
+            .or_insert_with(Instant::now)
+            .elapsed()
+            >= every
+    }
+
+    /// Notes that `uid`'s share accounts were just listed.
+    pub fn share_audited(&self, uid: &str) {
+        let mut audited = self.audited.lock().unwrap_or_else(|e| e.into_inner());
+        audited.insert(uid.to_string(), Instant::now());
+    }
+
     /// Forgets everything about `uid` (its resource is gone).
     pub fn forget(&self, uid: &str) {
         if let Some(metrics) = &self.metrics {
@@ -200,6 +226,10 @@ impl Context {
             .unwrap_or_else(|e| e.into_inner())
             .remove(uid);
         self.missing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+        self.audited
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(uid);

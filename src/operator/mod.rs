@@ -164,6 +164,8 @@ async fn run_controller(
         settings: Settings {
             resync: Duration::from_secs(args.resync_seconds),
             poll: Duration::from_secs(args.poll_seconds.max(1)),
+            share_audit: (args.share_audit_seconds > 0)
+                .then(|| Duration::from_secs(args.share_audit_seconds)),
             ..Settings::default()
         },
         reporter: "swas-image-operator".to_string(),

@@ -28,6 +28,7 @@ pub fn test_settings() -> Settings {
         resync: Duration::from_secs(600),
         missing_grace: Duration::from_secs(10),
         poll: Duration::from_millis(300),
+        share_audit: None,
     }
 }
 
