@@ -872,6 +872,30 @@ async fn retain_releases_the_finalizer_and_keeps_the_image() {
         tags(&[(OWNER_TAG, &uid(&created))])
     );
     assert_eq!(reasons(&env, "web").await, set(&["Created", "Retained"]));
+
+    // Adopting it again stalls on the old owner's tag, and the message says how to proceed.
+    env.create("again", adopting(&image_id, json!({}))).await;
+    let stalled = wait_ready_is(&env, "again", "False", "OwnedByAnother").await;
+    let (_, _, message) = condition(&stalled, "Stalled").unwrap();
+    assert!(message.contains(OWNER_TAG), "{message}");
+    let untag = UntagResources {
+        region_id: REGION.into(),
+        resource_ids: vec![image_id.clone()],
+        tag_keys: vec![OWNER_TAG.into()],
+        all: None,
+        client_token: None,
+    };
+    swas(&env).call(&untag).await.unwrap();
+    annotate(&env, "again", RECONCILE_ANNOTATION, json!("untagged")).await;
+    let adopted = wait_available(&env, "again").await;
+    assert_eq!(
+        adopted.status.as_ref().unwrap().image_id.as_deref(),
+        Some(image_id.as_str())
+    );
+    assert_eq!(
+        world_tags(&env, &image_id).await,
+        tags(&[(OWNER_TAG, &uid(&adopted))])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -200,7 +200,9 @@ async fn converge(
                 Some(owner) if owner != uid => {
                     let message = format!(
                         "Image {id} is already managed by another CustomImage (UID {owner}); \
-                         it will never be changed or deleted by this one"
+                         it will never be changed or deleted by this one. If that resource is \
+                         gone (deleted with deletionPolicy Retain), remove the image's tag \
+                         {OWNER_TAG} to adopt it here"
                     );
                     return Ok(Outcome::new(Phase::stalled("OwnedByAnother", message)));
                 }
