@@ -10,11 +10,17 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_then_delete() {
     let env = Env::start("smoke").await;
-    env.create("web", json!({
-        "regionId": "cn-hangzhou",
-        "source": { "instanceId": "cn-hangzhou-server-1", "systemSnapshotId": "s-cn-hangzhou-sys-1" },
-        "imageName": "web",
-    }))
+    env.create(
+        "web",
+        json!({
+            "regionId": "cn-hangzhou",
+            "source": {
+                "instanceId": "cn-hangzhou-server-1",
+                "systemSnapshotId": "s-cn-hangzhou-sys-1",
+            },
+            "imageName": "web",
+        }),
+    )
     .await;
     let ready = env.wait_ready("web").await;
     let image_id = ready.status.as_ref().unwrap().image_id.clone().unwrap();

@@ -2,9 +2,12 @@
 //!
 //! Deletion looks each image up afresh. When many resources are deleted at once, their
 //! lookups arriving within a short window share one call per 100 IDs instead of one call each.
-//! The first caller of a window flushes it; the others wait for its answer. A caller whose
-//! batch failed, or whose flusher was cancelled, looks its image up on its own, so every error
-//! reaches the caller it belongs to.
+//! The first caller of a window flushes it; the others wait for its answer. The flusher takes
+//! the queue only once the rate limiter gives it a turn, so while the quota is busy, lookups
+//! keep joining the waiting batch rather than queueing a call each: their cost and latency
+//! stay bounded by the quota instead of growing with the queue. A caller whose batch failed,
+//! or whose flusher was cancelled, looks its image up on its own, so every error reaches the
+//! caller it belongs to.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -91,16 +91,26 @@ impl SwasCloud {
         Ok(client)
     }
 
+    /// Makes one call once the limiter allows it.
     async fn call<O: Operation>(
         &self,
         account: &Account,
         op: &O,
     ) -> Result<O::Response, SwasError> {
-        let client = self.client(account)?;
-        let region = op.region_id().to_string();
         self.limiters
-            .acquire(account.key(), &region, O::ACTION)
+            .acquire(account.key(), op.region_id(), O::ACTION)
             .await;
+        self.send(account, op).await
+    }
+
+    /// Makes one call whose turn under the limiter was already taken.
+    async fn send<O: Operation>(
+        &self,
+        account: &Account,
+        op: &O,
+    ) -> Result<O::Response, SwasError> {
+        let client = self.client(account)?;
+        let region = op.region_id();
         let result = client.call(op).await;
         if let Some(metrics) = &self.metrics {
             let outcome = result
@@ -111,7 +121,7 @@ impl SwasCloud {
         match &result {
             Err(e) if e.class() == ErrorClass::Throttled => {
                 self.limiters
-                    .pause(account.key(), &region, O::ACTION, e.retry_after());
+                    .pause(account.key(), region, O::ACTION, e.retry_after());
                 tracing::debug!(action = O::ACTION, region, "throttled by SWAS");
             }
             Err(e) => tracing::debug!(
@@ -131,12 +141,14 @@ impl SwasCloud {
         regions.entry(key).or_default().clone()
     }
 
-    /// The images among `ids` (at most 100) that exist, by ID.
+    /// The images among `ids` (at most 100) that exist, by ID. With `acquired`, the call's
+    /// turn under the limiter was already taken.
     async fn list_ids(
         &self,
         account: &Account,
         region: &str,
         ids: Vec<String>,
+        acquired: bool,
     ) -> Result<HashMap<String, ImageView>, SwasError> {
         let op = ListCustomImages {
             region_id: region.to_string(),
@@ -144,11 +156,32 @@ impl SwasCloud {
             image_ids: ids,
             ..Default::default()
         };
-        let answer = self.call(account, &op).await?;
+        let answer = match acquired {
+            true => self.send(account, &op).await?,
+            false => self.call(account, &op).await?,
+        };
         let images = answer.custom_images.into_iter();
         Ok(images
             .map(|i| (i.image_id.clone(), ImageView::from(i)))
             .collect())
+    }
+
+    /// Answers every lookup queued for `key`. Lookups arriving within the window, and while
+    /// this flush waits for its turn under the limiter, share its calls: when the quota is
+    /// busy, lookups gather into fewer calls instead of queueing one call each.
+    async fn flush_lookups(&self, account: &Account, region: &str, key: &(String, String)) {
+        tokio::time::sleep(lookups::WINDOW).await;
+        self.limiters
+            .acquire(account.key(), region, ListCustomImages::ACTION)
+            .await;
+        for (n, batch) in self.lookups.take(key, LIST_BATCH).into_iter().enumerate() {
+            let ids = batch.iter().map(|(id, _)| id.clone()).collect();
+            if let Ok(found) = self.list_ids(account, region, ids, n == 0).await {
+                for (id, sender) in batch {
+                    let _ = sender.send(found.get(&id).cloned());
+                }
+            }
+        }
     }
 
     async fn list_region(&self, account: &Account, region: &str) -> Result<Snapshot, SwasError> {
@@ -209,21 +242,13 @@ impl Cloud for SwasCloud {
             let key = (account.key().to_string(), region.to_string());
             let (flush, answer) = self.lookups.join(&key, id);
             if flush {
-                tokio::time::sleep(lookups::WINDOW).await;
-                for batch in self.lookups.take(&key, LIST_BATCH) {
-                    let ids = batch.iter().map(|(id, _)| id.clone()).collect();
-                    if let Ok(found) = self.list_ids(account, region, ids).await {
-                        for (id, sender) in batch {
-                            let _ = sender.send(found.get(&id).cloned());
-                        }
-                    }
-                }
+                self.flush_lookups(account, region, &key).await;
             }
             match answer.await {
                 Ok(found) => Ok(found),
                 // The batch failed or its flusher was cancelled: ask alone, for our own error.
                 Err(_) => Ok(self
-                    .list_ids(account, region, vec![id.to_string()])
+                    .list_ids(account, region, vec![id.to_string()], false)
                     .await?
                     .remove(id)),
             }
@@ -382,3 +407,6 @@ impl Cloud for SwasCloud {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
