@@ -554,6 +554,73 @@ async fn a_second_adopter_stalls_and_its_deletion_leaves_the_image() {
     assert_conditions(&first, &[("Ready", "True", "Available")]);
 }
 
+/// A resource whose status names an image it did not create (a backup restored beside its
+/// original, or a world reset under a kept cluster) must not take that image over: a created
+/// image is checked for its owner just as an adopted one is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_image_of_another_resource_is_never_taken_over() {
+    let env = Env::start("recorded-conflict").await;
+    let first = env.create("first", from_source("first", json!({}))).await;
+    let ready = wait_available(&env, "first").await;
+    let image_id = ready.status.unwrap().image_id.unwrap();
+    let owner = uid(&first);
+
+    // The second starts paused, so its status can be made to name the first's image before
+    // it ever looks at the cloud.
+    let paused: CustomImage = serde_json::from_value(json!({
+        "apiVersion": "swas.image-operator.dev/v1alpha1",
+        "kind": "CustomImage",
+        "metadata": { "name": "second", "annotations": { PAUSED_ANNOTATION: "true" } },
+        "spec": from_source("second", json!({ "shareToEcs": true, "tags": { "team": "b" } })),
+    }))
+    .unwrap();
+    env.images()
+        .create(&Default::default(), &paused)
+        .await
+        .unwrap();
+    wait_ready_is(&env, "second", "False", "Paused").await;
+    let status = json!({ "status": { "imageId": image_id } });
+    env.images()
+        .patch_status(
+            "second",
+            &Default::default(),
+            &kube::api::Patch::Merge(&status),
+        )
+        .await
+        .unwrap();
+
+    let from = mark(&env).await;
+    annotate(&env, "second", PAUSED_ANNOTATION, Value::Null).await;
+    let stalled = wait_ready_is(&env, "second", "False", "OwnedByAnother").await;
+    assert_conditions(
+        &stalled,
+        &[
+            ("Ready", "False", "OwnedByAnother"),
+            ("Stalled", "True", "OwnedByAnother"),
+        ],
+    );
+    let (_, _, message) = condition(&stalled, "Stalled").unwrap();
+    assert!(
+        message.contains(&owner),
+        "the message names the owner: {message}"
+    );
+    assert!(reasons(&env, "second").await.contains("OwnedByAnother"));
+
+    env.delete("second").await;
+    env.wait_gone("second", 30).await;
+    let calls = since(&env, from).await;
+    all_ok(&calls);
+    assert!(mutations(&calls).is_empty(), "{calls:#?}");
+    assert!(world_image(&env, &image_id).await["deleted_at"].is_null());
+    assert_eq!(world_image(&env, &image_id).await["in_share"], false);
+    assert_eq!(
+        world_tags(&env, &image_id).await,
+        tags(&[(OWNER_TAG, &owner)])
+    );
+    let first = env.images().get("first").await.unwrap();
+    assert_conditions(&first, &[("Ready", "True", "Available")]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. Share and unshare
 

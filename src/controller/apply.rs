@@ -196,18 +196,7 @@ async fn converge(
                 let message = format!("Image {id} does not exist in {region}");
                 return Ok(Outcome::new(Phase::stalled("ImageNotFound", message)));
             }
-            Some(image) => match image.owner() {
-                Some(owner) if owner != uid => {
-                    let message = format!(
-                        "Image {id} is already managed by another CustomImage (UID {owner}); \
-                         it will never be changed or deleted by this one. If that resource is \
-                         gone (deleted with deletionPolicy Retain), remove the image's tag \
-                         {OWNER_TAG} to adopt it here"
-                    );
-                    return Ok(Outcome::new(Phase::stalled("OwnedByAnother", message)));
-                }
-                _ => image.clone(),
-            },
+            Some(image) => image.clone(),
         },
         None => {
             let found = recorded
@@ -221,6 +210,12 @@ async fn converge(
             }
         }
     };
+    // Whether adopted or recorded in the status (a restored backup, say), an image tagged
+    // with another resource's UID is that resource's: never changed, never deleted here.
+    if let Some(owner) = image.owner().filter(|owner| *owner != uid) {
+        let phase = Phase::stalled("OwnedByAnother", owned_by_another(spec, &image.id, owner));
+        return Ok(Outcome::new(phase));
+    }
 
     let mut outcome = Outcome::new(Phase::Ready);
     outcome.image_id = Some(image.id.clone());
@@ -270,6 +265,27 @@ async fn converge(
         outcome.phase = Phase::progressing("Converging", note);
     }
     Ok(outcome)
+}
+
+/// What to tell a person when the image belongs to another resource.
+fn owned_by_another(spec: &CustomImageSpec, id: &str, owner: &str) -> String {
+    let claim = match spec.image_id {
+        Some(_) => "",
+        None => " (its ID is in this resource's status, but it is not this resource's image)",
+    };
+    let way_out = match spec.image_id {
+        Some(_) => format!(
+            "If that resource is gone (deleted with deletionPolicy Retain), remove the image's \
+             tag {OWNER_TAG} to adopt it here"
+        ),
+        None => "Delete this resource (the image is left in place) and create it again to \
+                 build an image of its own"
+            .to_string(),
+    };
+    format!(
+        "Image {id} is already managed by another CustomImage (UID {owner}){claim}; it will \
+         never be changed or deleted by this one. {way_out}"
+    )
 }
 
 /// A recorded image that listings do not show: eventual consistency for a while, then stalled.
