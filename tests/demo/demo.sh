@@ -19,8 +19,9 @@ bash "$repo/tests/controlplane/cluster.sh" up "$work/cluster"
 
 say "Starting the SWAS emulator"
 if ! { [ -f "$work/emulator.pid" ] && kill -0 "$(cat "$work/emulator.pid")" 2>/dev/null; }; then
+  # The cluster's etcd data outlives `make demo-down`, so the emulator keeps its world too.
   setsid "$operator" emulator --listen 127.0.0.1:0 --create-delay-ms 3000 \
-    >"$work/emulator.log" 2>&1 < /dev/null &
+    --state-file "$work/emulator-state.json" >"$work/emulator.log" 2>&1 < /dev/null &
   echo $! > "$work/emulator.pid"
   for _ in $(seq 100); do grep -q listening "$work/emulator.log" && break; sleep 0.1; done
 fi
@@ -32,15 +33,10 @@ kubectl apply --server-side -f "$repo/crds/" >/dev/null
 kubectl wait --for=condition=Established --timeout=120s crd/customimages.swas.image-operator.dev
 kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl -n demo apply -f "$repo/deploy/examples/"
-# Record web-base's conditions several times a second until it is gone (printed at the end,
-# one line per change).
-(
-  conditions='{range .status.conditions[*]}{.type}={.status}({.reason}) {end}'
-  while kubectl -n demo get customimage web-base -o jsonpath="$conditions" 2>/dev/null; do
-    echo
-    sleep 0.2
-  done
-) > "$work/transitions.log" &
+# Watch web-base until the end (every change, as the apiserver streams it); printed later.
+images="/apis/swas.image-operator.dev/v1alpha1/namespaces/demo/customimages"
+kubectl get --raw "$images?watch=1&fieldSelector=metadata.name%3Dweb-base" \
+  > "$work/transitions.json" 2>/dev/null &
 watch_pid=$!
 
 if ! "$operator" run --help >/dev/null 2>&1; then
@@ -82,7 +78,20 @@ kubectl -n demo delete customimage web-base --wait=true --timeout=120s
 
 kill "$watch_pid" 2>/dev/null || true
 say "web-base's conditions, change by change"
-awk 'NF && $0 != last { print "  " $0; last = $0 }' "$work/transitions.log"
+python3 -c '
+import json, sys
+last = None
+for line in open(sys.argv[1]):
+    try:
+        event = json.loads(line)
+    except ValueError:
+        continue
+    conditions = event["object"].get("status", {}).get("conditions", [])
+    shown = " ".join("%s=%s(%s)" % (c["type"], c["status"], c["reason"]) for c in conditions)
+    if shown and shown != last:
+        print("  " + shown)
+        last = shown
+' "$work/transitions.json"
 
 say "What the operator told SWAS while deleting (emulator audit log)"
 curl -s "$emulator/admin/audit?since=$mark" | python3 -c '
@@ -98,8 +107,7 @@ echo "The object's UID was $uid: DeleteCustomImages carried it as ClientToken."
 
 say "Events"
 kubectl -n demo get events --sort-by=.lastTimestamp \
-  -o custom-columns=OBJECT:.regarding.name,TYPE:.type,REASON:.reason,NOTE:.note 2>/dev/null \
-  || kubectl -n demo get events --sort-by=.lastTimestamp
+  -o custom-columns=OBJECT:.involvedObject.name,TYPE:.type,REASON:.reason,MESSAGE:.message
 
 say "Still running"
 echo "export KUBECONFIG=$KUBECONFIG PATH=$bin:\$PATH"
