@@ -201,3 +201,52 @@ fn cluster_up_and_down_leave_no_process_behind() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// Waits (at most 30 s) until no process mentions `dir`; then kills what is left and fails.
+fn assert_all_stop(dir: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !processes_mentioning(dir).is_empty() {
+        if std::time::Instant::now() >= deadline {
+            let left = processes_mentioning(dir);
+            let _ = Command::new("pkill").args(["-f", dir]).status();
+            panic!("left behind: {left:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A test binary's launcher gets its stop signal once per thread of the dying binary (the
+/// kernel sends the parent-death signal each time the launcher is handed to the next thread),
+/// so signals keep arriving while it stops etcd and kube-apiserver. It must still stop both.
+#[test]
+fn repeated_stop_signals_still_stop_both_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_text = dir.path().display().to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/controlplane/cluster.sh");
+    let mut launcher = Command::new(script)
+        .arg("run")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !dir.path().join("ready").exists() {
+        assert!(
+            launcher.try_wait().unwrap().is_none(),
+            "the launcher exited"
+        );
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // Signals spread over the time kube-apiserver takes to stop, as a dying binary's are.
+    let pid = launcher.id() as libc::pid_t;
+    for _ in 0..10 {
+        // SAFETY: kill only sends a signal to our own child.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = launcher.wait();
+    assert_all_stop(&dir_text);
+}

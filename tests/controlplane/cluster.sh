@@ -130,7 +130,10 @@ run() {
   free_port > "$dir/apiserver.port"
   local etcd="http://127.0.0.1:$(cat "$dir/etcd.port")" peer
   peer="http://127.0.0.1:$(cat "$dir/etcd-peer.port")"
-  trap 'stop_pid "$dir/apiserver.pid"; stop_pid "$dir/etcd.pid"; rm -f "$dir/ready"' EXIT
+  # A dying test binary sends its stop signal once per thread, so more may come while both
+  # are being stopped: the cleanup ignores them, or a second one would cut it short.
+  trap 'trap "" INT TERM; stop_pid "$dir/apiserver.pid"; stop_pid "$dir/etcd.pid"
+        rm -f "$dir/ready"' EXIT
   trap 'exit 0' INT TERM
   "$BIN/etcd" --name default --data-dir "$dir/etcd-data" --unsafe-no-fsync \
     --listen-client-urls "$etcd" --advertise-client-urls "$etcd" \
