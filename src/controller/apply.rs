@@ -269,18 +269,20 @@ async fn converge(
 
 /// What to tell a person when the image belongs to another resource.
 fn owned_by_another(spec: &CustomImageSpec, id: &str, owner: &str) -> String {
-    let claim = match spec.image_id {
-        Some(_) => "",
-        None => " (its ID is in this resource's status, but it is not this resource's image)",
-    };
-    let way_out = match spec.image_id {
-        Some(_) => format!(
-            "If that resource is gone (deleted with deletionPolicy Retain), remove the image's \
-             tag {OWNER_TAG} to adopt it here"
+    let (claim, way_out) = match spec.image_id {
+        Some(_) => (
+            "",
+            format!(
+                "If that resource is gone (deleted with deletionPolicy Retain), remove the \
+                 image's tag {OWNER_TAG} to adopt it here"
+            ),
         ),
-        None => "Delete this resource (the image is left in place) and create it again to \
-                 build an image of its own"
-            .to_string(),
+        None => (
+            " (its ID is in this resource's status, but it is not this resource's image)",
+            "Delete this resource (the image is left in place) and create it again to build \
+             an image of its own"
+                .to_string(),
+        ),
     };
     format!(
         "Image {id} is already managed by another CustomImage (UID {owner}){claim}; it will \

@@ -141,14 +141,20 @@ impl SwasCloud {
         regions.entry(key).or_default().clone()
     }
 
-    /// The images among `ids` (at most 100) that exist, by ID. With `acquired`, the call's
-    /// turn under the limiter was already taken.
+    /// Waits for a turn to call `ListCustomImages` in `region`.
+    async fn list_turn(&self, account: &Account, region: &str) {
+        self.limiters
+            .acquire(account.key(), region, ListCustomImages::ACTION)
+            .await;
+    }
+
+    /// The images among `ids` (at most 100) that exist, by ID. The caller has taken the
+    /// call's turn ([`Self::list_turn`]).
     async fn list_ids(
         &self,
         account: &Account,
         region: &str,
         ids: Vec<String>,
-        acquired: bool,
     ) -> Result<HashMap<String, ImageView>, SwasError> {
         let op = ListCustomImages {
             region_id: region.to_string(),
@@ -156,10 +162,7 @@ impl SwasCloud {
             image_ids: ids,
             ..Default::default()
         };
-        let answer = match acquired {
-            true => self.send(account, &op).await?,
-            false => self.call(account, &op).await?,
-        };
+        let answer = self.send(account, &op).await?;
         let images = answer.custom_images.into_iter();
         Ok(images
             .map(|i| (i.image_id.clone(), ImageView::from(i)))
@@ -171,12 +174,13 @@ impl SwasCloud {
     /// busy, lookups gather into fewer calls instead of queueing one call each.
     async fn flush_lookups(&self, account: &Account, region: &str, key: &(String, String)) {
         tokio::time::sleep(lookups::WINDOW).await;
-        self.limiters
-            .acquire(account.key(), region, ListCustomImages::ACTION)
-            .await;
+        self.list_turn(account, region).await;
         for (n, batch) in self.lookups.take(key, LIST_BATCH).into_iter().enumerate() {
+            if n > 0 {
+                self.list_turn(account, region).await;
+            }
             let ids = batch.iter().map(|(id, _)| id.clone()).collect();
-            if let Ok(found) = self.list_ids(account, region, ids, n == 0).await {
+            if let Ok(found) = self.list_ids(account, region, ids).await {
                 for (id, sender) in batch {
                     let _ = sender.send(found.get(&id).cloned());
                 }
@@ -247,10 +251,11 @@ impl Cloud for SwasCloud {
             match answer.await {
                 Ok(found) => Ok(found),
                 // The batch failed or its flusher was cancelled: ask alone, for our own error.
-                Err(_) => Ok(self
-                    .list_ids(account, region, vec![id.to_string()], false)
-                    .await?
-                    .remove(id)),
+                Err(_) => {
+                    self.list_turn(account, region).await;
+                    let mut found = self.list_ids(account, region, vec![id.to_string()]).await?;
+                    Ok(found.remove(id))
+                }
             }
         })
     }
