@@ -191,15 +191,7 @@ fn cluster_up_and_down_leave_no_process_behind() {
         .status()
         .unwrap();
     assert!(down.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !processes_mentioning(&dir_text).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{:?}",
-            processes_mentioning(&dir_text)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    assert_all_stop(&dir_text);
 }
 
 /// Waits (at most 30 s) until no process mentions `dir`; then kills what is left and fails.

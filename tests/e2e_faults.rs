@@ -128,11 +128,6 @@ fn after(entries: &[Value], since: u64) -> Vec<Value> {
 }
 
 /// The highest `seq` in the audit so far.
-async fn audit_mark(env: &Env) -> u64 {
-    let audit = env.audit().await;
-    audit.last().and_then(|e| e["seq"].as_u64()).unwrap_or(0)
-}
-
 /// Mutating calls in `entries`.
 fn mutating(entries: &[Value]) -> Vec<&Value> {
     entries
@@ -368,7 +363,7 @@ async fn lost_delete_answer(prefix: &str, deletion_lag_ms: u64) {
     let bystander = env.wait_ready("bystander").await;
     let (victim_image, bystander_image) = (image_id(&victim), image_id(&bystander));
     let foreign = foreign_image(&env).await;
-    let mark = audit_mark(&env).await;
+    let mark = env.audit_mark().await;
 
     fault(&env, "DeleteCustomImages", "drop", 1).await;
     env.delete("victim").await;
@@ -545,7 +540,7 @@ async fn controller_killed_after_the_delete_call_and_restarted() {
     let web = env.wait_ready("web").await;
     let bystander = env.wait_ready("bystander").await;
     let (image, bystander_image) = (image_id(&web), image_id(&bystander));
-    let mark = audit_mark(&env).await;
+    let mark = env.audit_mark().await;
 
     env.delete("web").await;
     wait_audit(&env, 30, "a DeleteCustomImages", |audit| {
@@ -587,7 +582,7 @@ async fn controller_killed_during_a_slow_call_and_restarted() {
     // Every call now takes 1.5 s: once the fresh lookup of the image is answered, the
     // controller is inside DeleteCustomImages for 1.5 s, and is killed there.
     set_faults(&env, json!({ "latencyMs": [1500, 1500] })).await;
-    let mark = audit_mark(&env).await;
+    let mark = env.audit_mark().await;
 
     env.delete("web").await;
     wait_audit(&env, 30, "the lookup before deleting", |audit| {
@@ -638,7 +633,7 @@ async fn controller_killed_while_deleting_five_shared_images() {
         objects.push((name.clone(), image_id(&ready)));
     }
     let bystander_image = image_id(&env.wait_ready("bystander").await);
-    let mark = audit_mark(&env).await;
+    let mark = env.audit_mark().await;
 
     for name in &names {
         env.delete(name).await;
@@ -719,7 +714,7 @@ async fn server_errors_and_throttling_during_create_and_delete() {
 
     fault(&env, "DeleteCustomImages", "throttle", 1).await;
     fault(&env, "DeleteCustomImages", "error", 1).await;
-    let mark = audit_mark(&env).await;
+    let mark = env.audit_mark().await;
     env.delete("web").await;
     wait_released(&env, &[("web".into(), id.clone())], 60).await;
 
@@ -785,7 +780,7 @@ async fn standing_errors_drops_and_quotas_still_converge() {
         .map(|c| str_of(&c["clientToken"]).to_string())
         .collect();
     assert_eq!(used, tokens, "every create carries its resource's token");
-    let mark = audit_mark(&env).await;
+    let mark = env.audit_mark().await;
 
     for name in &names {
         env.delete(name).await;

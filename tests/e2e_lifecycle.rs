@@ -10,8 +10,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use common::REGION;
 use common::operator::{Env, condition, uid};
-use common::{REGION, admin};
 use kube::api::GetParams;
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
@@ -95,18 +95,6 @@ async fn create_directly(env: &Env, name: &str, tags: &[(&str, &str)]) -> String
 
 // ---------------------------------------------------------------------------------------------
 // The audit log
-
-/// The sequence number of the last audited call, to read what comes after it.
-async fn mark(env: &Env) -> u64 {
-    let last = env.audit().await.last().and_then(|e| e["seq"].as_u64());
-    last.unwrap_or(0)
-}
-
-/// The calls audited after `mark`.
-async fn since(env: &Env, mark: u64) -> Vec<Value> {
-    let log = admin(&env.url(), &format!("/admin/audit?since={mark}")).await;
-    log.as_array().cloned().unwrap_or_default()
-}
 
 /// The calls as `Action` (`ModifyImageShareStatus` with its `Operation`), in order, with a run
 /// of the same read collapsed into one: how often the operator polls is timing, not behaviour.
@@ -299,11 +287,11 @@ async fn resource_version(env: &Env, name: &str) -> Option<String> {
 /// A deliberate negative check, kept short: for `seconds`, the operator makes no SWAS call and
 /// does not write the object.
 async fn assert_quiet(env: &Env, name: &str, seconds: u64) {
-    let from = mark(env).await;
+    let from = env.audit_mark().await;
     let version = resource_version(env, name).await;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < deadline {
-        let calls = since(env, from).await;
+        let calls = env.audit_since(from).await;
         assert!(calls.is_empty(), "no SWAS call expected: {calls:#?}");
         let now = resource_version(env, name).await;
         assert_eq!(now, version, "no write to {name} expected");
@@ -360,7 +348,7 @@ async fn create_from_source_tags_the_image_and_becomes_ready() {
 
     // One create with the ownership tag and the UID-derived token (only immutable fields, so a
     // retried create always matches), then the declared tags.
-    let calls = since(&env, 0).await;
+    let calls = env.audit_since(0).await;
     all_ok(&calls);
     let create = only(&calls, "CreateCustomImage");
     assert_eq!(create["clientToken"], format!("create-{id_of}"));
@@ -421,7 +409,7 @@ async fn adopting_an_existing_image_tags_it_as_owned() {
     let image_id =
         create_directly(&env, "legacy", &[("team", "legacy"), ("cost-center", "42")]).await;
 
-    let from = mark(&env).await;
+    let from = env.audit_mark().await;
     let created = env
         .create(
             "legacy",
@@ -439,7 +427,7 @@ async fn adopting_an_existing_image_tags_it_as_owned() {
 
     // Adoption makes the tags what the spec declares: the undeclared one goes, the declared
     // ones and the ownership tag are set. Nothing else changes.
-    let calls = since(&env, from).await;
+    let calls = env.audit_since(from).await;
     all_ok(&calls);
     assert_eq!(
         sequence(&calls),
@@ -480,7 +468,7 @@ async fn adopting_a_missing_image_stalls_without_touching_anything() {
     assert!(message.contains(missing), "{message}");
     assert!(stalled.status.as_ref().unwrap().image_id.is_none());
 
-    let calls = since(&env, 0).await;
+    let calls = env.audit_since(0).await;
     all_ok(&calls);
     assert_eq!(sequence(&calls), ["ListCustomImages"]);
     lists_are(&calls, None);
@@ -488,10 +476,10 @@ async fn adopting_a_missing_image_stalls_without_touching_anything() {
     assert_eq!(reasons(&env, "ghost").await, set(&["ImageNotFound"]));
 
     // Nothing was adopted, so deleting it only looks the image up and changes nothing.
-    let from = mark(&env).await;
+    let from = env.audit_mark().await;
     env.delete("ghost").await;
     env.wait_gone("ghost", 30).await;
-    let calls = since(&env, from).await;
+    let calls = env.audit_since(from).await;
     assert!(mutations(&calls).is_empty(), "{calls:#?}");
     assert!(
         calls.iter().all(|c| c["action"] == "ListCustomImages"),
@@ -515,9 +503,25 @@ async fn a_second_adopter_stalls_and_its_deletion_leaves_the_image() {
         tags(&[(OWNER_TAG, &owner)])
     );
 
-    let from = mark(&env).await;
+    let from = env.audit_mark().await;
     env.create("second", adopting(&image_id, json!({}))).await;
-    let stalled = wait_ready_is(&env, "second", "False", "OwnedByAnother").await;
+    let stalled = wait_owned_by_another(&env, "second", &owner).await;
+    assert!(stalled.status.as_ref().unwrap().image_id.is_none());
+    assert_eq!(reasons(&env, "second").await, set(&["OwnedByAnother"]));
+
+    // The second never changed the image: no tag, no share, no delete (its deletion looks
+    // the image up, sees another owner's tag and leaves it).
+    let calls = delete_leaves_the_image(&env, "second", from, &image_id, &owner).await;
+    assert!(
+        calls.iter().all(|c| c["action"] == "ListCustomImages"),
+        "{calls:#?}"
+    );
+}
+
+/// Waits until `name` stalls because the image belongs to `owner`, and checks that its
+/// conditions say so and name the owner.
+async fn wait_owned_by_another(env: &Env, name: &str, owner: &str) -> CustomImage {
+    let stalled = wait_ready_is(env, name, "False", "OwnedByAnother").await;
     assert_conditions(
         &stalled,
         &[
@@ -527,31 +531,31 @@ async fn a_second_adopter_stalls_and_its_deletion_leaves_the_image() {
     );
     let (_, _, message) = condition(&stalled, "Stalled").unwrap();
     assert!(
-        message.contains(&owner),
+        message.contains(owner),
         "the message names the owner: {message}"
     );
-    assert!(stalled.status.as_ref().unwrap().image_id.is_none());
-    assert_eq!(reasons(&env, "second").await, set(&["OwnedByAnother"]));
+    stalled
+}
 
-    env.delete("second").await;
-    env.wait_gone("second", 30).await;
-
-    // The second never changed the image: no tag, no share, no delete (its deletion looks
-    // the image up, sees another owner's tag and leaves it).
-    let calls = since(&env, from).await;
+/// Deletes `name` and checks that, since `from`, nothing changed image `id` (still there,
+/// still tagged as `owner`'s only) and that its owner `first` is still Ready. Returns the calls.
+async fn delete_leaves_the_image(
+    env: &Env,
+    name: &str,
+    from: u64,
+    id: &str,
+    owner: &str,
+) -> Vec<Value> {
+    env.delete(name).await;
+    env.wait_gone(name, 30).await;
+    let calls = env.audit_since(from).await;
     all_ok(&calls);
     assert!(mutations(&calls).is_empty(), "{calls:#?}");
-    assert!(
-        calls.iter().all(|c| c["action"] == "ListCustomImages"),
-        "{calls:#?}"
-    );
-    assert!(world_image(&env, &image_id).await["deleted_at"].is_null());
-    assert_eq!(
-        world_tags(&env, &image_id).await,
-        tags(&[(OWNER_TAG, &owner)])
-    );
+    assert!(world_image(env, id).await["deleted_at"].is_null());
+    assert_eq!(world_tags(env, id).await, tags(&[(OWNER_TAG, owner)]));
     let first = env.images().get("first").await.unwrap();
     assert_conditions(&first, &[("Ready", "True", "Available")]);
+    calls
 }
 
 /// A resource whose status names an image it did not create (a backup restored beside its
@@ -589,36 +593,13 @@ async fn a_recorded_image_of_another_resource_is_never_taken_over() {
         .await
         .unwrap();
 
-    let from = mark(&env).await;
+    let from = env.audit_mark().await;
     annotate(&env, "second", PAUSED_ANNOTATION, Value::Null).await;
-    let stalled = wait_ready_is(&env, "second", "False", "OwnedByAnother").await;
-    assert_conditions(
-        &stalled,
-        &[
-            ("Ready", "False", "OwnedByAnother"),
-            ("Stalled", "True", "OwnedByAnother"),
-        ],
-    );
-    let (_, _, message) = condition(&stalled, "Stalled").unwrap();
-    assert!(
-        message.contains(&owner),
-        "the message names the owner: {message}"
-    );
+    wait_owned_by_another(&env, "second", &owner).await;
     assert!(reasons(&env, "second").await.contains("OwnedByAnother"));
 
-    env.delete("second").await;
-    env.wait_gone("second", 30).await;
-    let calls = since(&env, from).await;
-    all_ok(&calls);
-    assert!(mutations(&calls).is_empty(), "{calls:#?}");
-    assert!(world_image(&env, &image_id).await["deleted_at"].is_null());
+    delete_leaves_the_image(&env, "second", from, &image_id, &owner).await;
     assert_eq!(world_image(&env, &image_id).await["in_share"], false);
-    assert_eq!(
-        world_tags(&env, &image_id).await,
-        tags(&[(OWNER_TAG, &owner)])
-    );
-    let first = env.images().get("first").await.unwrap();
-    assert_conditions(&first, &[("Ready", "True", "Available")]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -631,7 +612,7 @@ async fn sharing_and_unsharing_follow_the_spec() {
     let ready = wait_available(&env, "web").await;
     let image_id = ready.status.unwrap().image_id.unwrap();
 
-    let from = mark(&env).await;
+    let from = env.audit_mark().await;
     let spec = json!({ "spec": { "shareToEcs": true, "sharedAccounts": [BOB, ALICE] } });
     env.patch("web", spec).await;
     let shared = env
@@ -647,7 +628,7 @@ async fn sharing_and_unsharing_follow_the_spec() {
     assert_eq!(status.shared_accounts, [ALICE, BOB]);
     assert!(row_shared(&env).await);
 
-    let calls = since(&env, from).await;
+    let calls = env.audit_since(from).await;
     all_ok(&calls);
     assert_eq!(
         sequence(&calls),
@@ -671,7 +652,7 @@ async fn sharing_and_unsharing_follow_the_spec() {
         .collect();
     assert_eq!(accounts, [ALICE, BOB]);
 
-    let from = mark(&env).await;
+    let from = env.audit_mark().await;
     let spec = json!({ "spec": { "shareToEcs": false, "sharedAccounts": [] } });
     env.patch("web", spec).await;
     let unshared = env
@@ -685,7 +666,7 @@ async fn sharing_and_unsharing_follow_the_spec() {
     assert!(unshared.status.as_ref().unwrap().shared_accounts.is_empty());
     assert!(!row_shared(&env).await);
 
-    let calls = since(&env, from).await;
+    let calls = env.audit_since(from).await;
     all_ok(&calls);
     assert_eq!(
         sequence(&calls),
@@ -756,7 +737,7 @@ async fn drift_is_corrected_on_request_and_not_by_an_early_resync() {
     // unchanged resource is not written.
     assert_quiet(&env, "web", 3).await;
 
-    let from = mark(&env).await;
+    let from = env.audit_mark().await;
     annotate(&env, "web", RECONCILE_ANNOTATION, json!("drift-1")).await;
     let corrected = env
         .wait_for("web", 60, |o| {
@@ -775,7 +756,7 @@ async fn drift_is_corrected_on_request_and_not_by_an_early_resync() {
             .is_empty()
     );
 
-    let calls = since(&env, from).await;
+    let calls = env.audit_since(from).await;
     all_ok(&calls);
     assert_eq!(
         sequence(&calls),
@@ -817,10 +798,10 @@ async fn drift_is_corrected_on_request_and_not_by_an_early_resync() {
 
 /// Deletes `name` and waits until it is gone; returns the calls made meanwhile.
 async fn delete_and_wait(env: &Env, name: &str) -> Vec<Value> {
-    let from = mark(env).await;
+    let from = env.audit_mark().await;
     env.delete(name).await;
     env.wait_gone(name, 60).await;
-    since(env, from).await
+    env.audit_since(from).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -834,7 +815,7 @@ async fn deleting_deletes_the_image_with_the_uid_then_releases_the_finalizer() {
     let ready = wait_available(&env, "web").await;
     let image_id = ready.status.unwrap().image_id.unwrap();
 
-    let from = mark(&env).await;
+    let from = env.audit_mark().await;
     env.delete("web").await;
     let waiting = env
         .wait_for("web", 30, |o| {
@@ -856,11 +837,11 @@ async fn deleting_deletes_the_image_with_the_uid_then_releases_the_finalizer() {
         serde_json::to_value(status.state).unwrap(),
         json!("Deleting")
     );
-    let early = sequence(&since(&env, from).await);
+    let early = sequence(&env.audit_since(from).await);
     assert_eq!(early[..2], ["ListCustomImages", "DeleteCustomImages"]);
 
     env.wait_gone("web", 60).await;
-    let calls = since(&env, from).await;
+    let calls = env.audit_since(from).await;
     all_ok(&calls);
     assert_eq!(
         sequence(&calls),
@@ -1011,7 +992,7 @@ async fn paused_resources_change_nothing_and_their_deletion_waits() {
     let ready = wait_available(&env, "web").await;
     let image_id = ready.status.unwrap().image_id.unwrap();
 
-    let from = mark(&env).await;
+    let from = env.audit_mark().await;
     annotate(&env, "web", PAUSED_ANNOTATION, json!("true")).await;
     let paused = wait_ready_is(&env, "web", "False", "Paused").await;
     assert_conditions(&paused, &[("Ready", "False", "Paused")]);
@@ -1027,7 +1008,7 @@ async fn paused_resources_change_nothing_and_their_deletion_waits() {
         })
         .await;
     assert_conditions(&paused, &[("Ready", "False", "Paused")]);
-    let calls = since(&env, from).await;
+    let calls = env.audit_since(from).await;
     assert!(calls.is_empty(), "no SWAS call while paused: {calls:#?}");
     assert_eq!(world_image(&env, &image_id).await["in_share"], false);
 
@@ -1041,10 +1022,10 @@ async fn paused_resources_change_nothing_and_their_deletion_waits() {
     assert!(world_image(&env, &image_id).await["deleted_at"].is_null());
 
     // Unpaused, it is deleted (the unapplied share never happens).
-    let from = mark(&env).await;
+    let from = env.audit_mark().await;
     annotate(&env, "web", PAUSED_ANNOTATION, Value::Null).await;
     env.wait_gone("web", 60).await;
-    let calls = since(&env, from).await;
+    let calls = env.audit_since(from).await;
     all_ok(&calls);
     assert_eq!(
         sequence(&calls),
@@ -1068,7 +1049,7 @@ async fn each_new_reconcile_request_is_acted_on_and_echoed() {
     let since_ready = condition_time(&ready);
 
     for token in ["2025-01-01T00:00:00Z", "2025-01-01T00:05:00Z"] {
-        let from = mark(&env).await;
+        let from = env.audit_mark().await;
         annotate(&env, "web", RECONCILE_ANNOTATION, json!(token)).await;
         let handled = env
             .wait_for("web", 30, |o| {
@@ -1080,7 +1061,7 @@ async fn each_new_reconcile_request_is_acted_on_and_echoed() {
         assert_conditions(&handled, &[("Ready", "True", "Available")]);
         assert_eq!(condition_time(&handled), since_ready, "Ready did not flap");
         // A fresh listing, nothing to correct.
-        let calls = since(&env, from).await;
+        let calls = env.audit_since(from).await;
         all_ok(&calls);
         assert_eq!(sequence(&calls), ["ListCustomImages"]);
         lists_are(&calls, None);

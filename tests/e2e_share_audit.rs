@@ -9,14 +9,13 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::operator::{Env, condition, test_settings};
-use common::{REGION, admin};
+use common::{REGION, eventually};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use swas_image_operator::controller::context::Settings;
 use swas_image_operator::emulator::EmulatorConfig;
 use swas_image_operator::swas::SignatureVersion;
 use swas_image_operator::swas::ops::{AddCustomImageShareAccount, RemoveCustomImageShareAccount};
-use tokio::time::Instant;
 
 const ALICE: &str = "1111111111111111";
 const BOB: &str = "2222222222222222";
@@ -32,12 +31,6 @@ async fn world_accounts(env: &Env, id: &str) -> Vec<String> {
         .cloned()
         .unwrap_or_default();
     accounts.keys().cloned().collect()
-}
-
-/// The calls audited after `seq`.
-async fn since(env: &Env, seq: u64) -> Vec<Value> {
-    let log = admin(&env.url(), &format!("/admin/audit?since={seq}")).await;
-    log.as_array().cloned().unwrap_or_default()
 }
 
 fn accounts_param(call: &Value) -> Vec<String> {
@@ -85,12 +78,7 @@ async fn swapped_share_accounts_are_restored_by_the_periodic_audit() {
     // Behind the operator's back: Bob out, Mallory in. The image still has share accounts, so
     // every region listing looks the same as before.
     let client = common::client(&env.url(), SignatureVersion::V3);
-    let from = env
-        .audit()
-        .await
-        .last()
-        .and_then(|e| e["seq"].as_u64())
-        .unwrap_or(0);
+    let from = env.audit_mark().await;
     let remove = RemoveCustomImageShareAccount {
         region_id: REGION.into(),
         image_id: image_id.clone(),
@@ -107,24 +95,15 @@ async fn swapped_share_accounts_are_restored_by_the_periodic_audit() {
     client.call(&add).await.unwrap();
 
     // The audit finds the swap and undoes it, with no spec change and no reconcile request.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while world_accounts(&env, &image_id).await != [ALICE, BOB] {
-        assert!(
-            Instant::now() < deadline,
-            "the swapped accounts were never restored"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !env
-        .event_reasons("web")
-        .await
-        .iter()
-        .any(|r| r == "DriftCorrected")
-    {
-        assert!(Instant::now() < deadline, "no DriftCorrected event");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(30, "the swapped accounts were never restored", || async {
+        (world_accounts(&env, &image_id).await == [ALICE, BOB]).then_some(())
+    })
+    .await;
+    eventually(30, "no DriftCorrected event", || async {
+        let reasons = env.event_reasons("web").await;
+        reasons.iter().any(|r| r == "DriftCorrected").then_some(())
+    })
+    .await;
 
     // The operator's calls: everything after `from` but region listings and the two above
     // (the operator never removes Bob nor adds Mallory). An audit may fall between the two
@@ -134,7 +113,7 @@ async fn swapped_share_accounts_are_restored_by_the_periodic_audit() {
         (c["action"] == "RemoveCustomImageShareAccount" && accounts_param(c) == [BOB])
             || (c["action"] == "AddCustomImageShareAccount" && accounts_param(c) == [MALLORY])
     };
-    let calls = since(&env, from).await;
+    let calls = env.audit_since(from).await;
     assert_eq!(calls.iter().filter(|c| ours(c)).count(), 2, "{calls:#?}");
     let operator: Vec<&Value> = calls
         .iter()
@@ -158,19 +137,16 @@ async fn swapped_share_accounts_are_restored_by_the_periodic_audit() {
 
     // Audits keep coming once per interval, not once per resync: wait for two more, then check
     // the spacing of all of them.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let audits = loop {
-        let audits: Vec<Value> = since(&env, from)
+    let audits = eventually(30, "audits stopped", || async {
+        let audits: Vec<Value> = env
+            .audit_since(from)
             .await
             .into_iter()
             .filter(|c| c["action"] == "ListCustomImageShareAccounts")
             .collect();
-        if audits.len() >= 3 {
-            break audits;
-        }
-        assert!(Instant::now() < deadline, "audits stopped: {audits:#?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+        (audits.len() >= 3).then_some(audits)
+    })
+    .await;
     for pair in audits.windows(2) {
         let gap = arrival(&pair[1]).duration_since(arrival(&pair[0]));
         assert!(
@@ -179,7 +155,8 @@ async fn swapped_share_accounts_are_restored_by_the_periodic_audit() {
         );
     }
     let listed = ["ListCustomImages", "ListCustomImageShareAccounts"];
-    let mutations = since(&env, from)
+    let mutations = env
+        .audit_since(from)
         .await
         .into_iter()
         .filter(|c| !listed.contains(&c["action"].as_str().unwrap()))

@@ -80,6 +80,21 @@ pub async fn next_fault(url: &str, action: &str, kind: &str) {
     assert!(response.unwrap().status().is_success());
 }
 
+/// Polls `check` every 100 ms until it yields a value; fails with `what` after `seconds`.
+pub async fn eventually<T, F>(seconds: u64, what: &str, mut check: impl FnMut() -> F) -> T
+where
+    F: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub mod chaos;
 pub mod controlplane;
 pub mod operator;

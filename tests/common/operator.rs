@@ -204,6 +204,18 @@ impl Env {
         log.as_array().cloned().unwrap_or_default()
     }
 
+    /// The sequence number of the last audited call, to read what comes after it.
+    pub async fn audit_mark(&self) -> u64 {
+        let last = self.audit().await.last().and_then(|e| e["seq"].as_u64());
+        last.unwrap_or(0)
+    }
+
+    /// The calls audited after `mark`.
+    pub async fn audit_since(&self, mark: u64) -> Vec<Value> {
+        let log = super::admin(&self.url(), &format!("/admin/audit?since={mark}")).await;
+        log.as_array().cloned().unwrap_or_default()
+    }
+
     /// Audit entries of one action.
     pub async fn calls(&self, action: &str) -> Vec<Value> {
         self.audit()
